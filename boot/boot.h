@@ -1,0 +1,51 @@
+/*
+ * Loading a guest: a Linux bzImage (x86 boot protocol, 64-bit entry) or an ELF64 guest program.
+ * Both enter in long mode at CPL0 with RSI = the zero page (struct boot_params), a flat GDT at
+ * LAYOUT_BOOT_GDT (__BOOT_CS 0x10, __BOOT_DS 0x18) and an identity map of the first 4 GiB.
+ * Guest programs also get the device tree as setup_data of type SETUP_DTB.
+ */
+#ifndef MINIVMM_BOOT_H
+#define MINIVMM_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct guest_mem;
+
+enum boot_image_kind { BOOT_IMAGE_BZIMAGE, BOOT_IMAGE_ELF };
+
+struct boot_input {
+	const uint8_t *image;	/* the whole kernel or ELF file */
+	size_t image_len;
+	const char *image_name;	/* for messages */
+	const uint8_t *initrd;	/* may be NULL */
+	size_t initrd_len;
+	const char *cmdline;	/* may be NULL */
+	const void *dtb;	/* guest programs only: passed as SETUP_DTB; may be NULL */
+	size_t dtb_len;
+	uint64_t rsdp_addr;	/* boot_params.acpi_rsdp_addr */
+};
+
+/* Initial vCPU state for the BSP. */
+struct boot_entry {
+	enum boot_image_kind kind;
+	uint64_t rip;
+	uint64_t rsi;		/* zero page */
+	uint64_t rsp;		/* 0 for bzImage (the kernel sets its own) */
+	uint64_t cr3;
+	uint64_t gdt_base;
+	uint16_t gdt_limit;
+	uint64_t kernel_end;	/* first byte after the loaded image (for initrd placement tests) */
+	uint64_t initrd_addr;	/* 0 if none */
+};
+
+/*
+ * Load @in into guest RAM and prepare the zero page, e820 map, command line, page tables and GDT.
+ * On failure returns -errno and writes one line saying what is wrong into @err (no trailing newline):
+ * "kernel.img: not a bzImage or ELF64 file", "...: boot protocol 2.05 is too old (need 2.12)",
+ * "...: needs 64 MiB of RAM, the guest has 32 MiB", "initrd does not fit below 0x37ffffff", ...
+ */
+int boot__load(struct guest_mem *mem, const struct boot_input *in, struct boot_entry *out, char *err,
+	       size_t errlen);
+
+#endif

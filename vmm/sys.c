@@ -1,0 +1,68 @@
+#include "vmm/sys.h"
+
+#include <errno.h>
+#include <sys/ioctl.h>
+
+static int real_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg);
+}
+
+int (*sys__ioctl_fn)(int fd, unsigned long req, void *arg) = real_ioctl;
+
+static __thread const char *last_failed = "";
+
+const char *sys__last_ioctl(void)
+{
+	return last_failed;
+}
+
+int sys__ioctl(int fd, unsigned long req, void *arg, const char *name)
+{
+	int ret;
+
+	do {
+		ret = sys__ioctl_fn(fd, req, arg);
+	} while (ret < 0 && errno == EINTR && req != KVM_RUN); /* KVM_RUN's EINTR means "kicked" */
+	if (ret < 0) {
+		last_failed = name;
+		return -errno;
+	}
+	return ret;
+}
+
+/* Wrappers whose argument is a value rather than a pointer pass it through the void * slot. */
+#define VAL(x) ((void *)(uintptr_t)(x))
+#define PTR(x) ((void *)(x))
+
+int sys__kvm_get_api_version(int kvm_fd) { return sys__ioctl(kvm_fd, KVM_GET_API_VERSION, NULL, "KVM_GET_API_VERSION"); }
+int sys__kvm_create_vm(int kvm_fd) { return sys__ioctl(kvm_fd, KVM_CREATE_VM, NULL, "KVM_CREATE_VM"); }
+int sys__kvm_check_extension(int fd, long cap) { return sys__ioctl(fd, KVM_CHECK_EXTENSION, VAL(cap), "KVM_CHECK_EXTENSION"); }
+int sys__kvm_get_vcpu_mmap_size(int kvm_fd) { return sys__ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL, "KVM_GET_VCPU_MMAP_SIZE"); }
+int sys__kvm_get_supported_cpuid(int kvm_fd, struct kvm_cpuid2 *c) { return sys__ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c, "KVM_GET_SUPPORTED_CPUID"); }
+
+int sys__kvm_set_user_memory_region(int vm_fd, const struct kvm_userspace_memory_region *r) { return sys__ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, PTR(r), "KVM_SET_USER_MEMORY_REGION"); }
+int sys__kvm_set_tss_addr(int vm_fd, uint64_t addr) { return sys__ioctl(vm_fd, KVM_SET_TSS_ADDR, VAL(addr), "KVM_SET_TSS_ADDR"); }
+int sys__kvm_set_identity_map_addr(int vm_fd, uint64_t addr) { return sys__ioctl(vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &addr, "KVM_SET_IDENTITY_MAP_ADDR"); }
+int sys__kvm_create_irqchip(int vm_fd) { return sys__ioctl(vm_fd, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP"); }
+int sys__kvm_create_pit2(int vm_fd, const struct kvm_pit_config *cfg) { return sys__ioctl(vm_fd, KVM_CREATE_PIT2, PTR(cfg), "KVM_CREATE_PIT2"); }
+int sys__kvm_irq_line(int vm_fd, const struct kvm_irq_level *irq) { return sys__ioctl(vm_fd, KVM_IRQ_LINE, PTR(irq), "KVM_IRQ_LINE"); }
+int sys__kvm_set_gsi_routing(int vm_fd, const struct kvm_irq_routing *r) { return sys__ioctl(vm_fd, KVM_SET_GSI_ROUTING, PTR(r), "KVM_SET_GSI_ROUTING"); }
+int sys__kvm_irqfd(int vm_fd, const struct kvm_irqfd *f) { return sys__ioctl(vm_fd, KVM_IRQFD, PTR(f), "KVM_IRQFD"); }
+int sys__kvm_ioeventfd(int vm_fd, const struct kvm_ioeventfd *e) { return sys__ioctl(vm_fd, KVM_IOEVENTFD, PTR(e), "KVM_IOEVENTFD"); }
+int sys__kvm_signal_msi(int vm_fd, const struct kvm_msi *msi) { return sys__ioctl(vm_fd, KVM_SIGNAL_MSI, PTR(msi), "KVM_SIGNAL_MSI"); }
+int sys__kvm_enable_cap(int fd, const struct kvm_enable_cap *cap) { return sys__ioctl(fd, KVM_ENABLE_CAP, PTR(cap), "KVM_ENABLE_CAP"); }
+int sys__kvm_create_vcpu(int vm_fd, unsigned long id) { return sys__ioctl(vm_fd, KVM_CREATE_VCPU, VAL(id), "KVM_CREATE_VCPU"); }
+
+int sys__kvm_run(int vcpu_fd) { return sys__ioctl(vcpu_fd, KVM_RUN, NULL, "KVM_RUN"); }
+int sys__kvm_get_regs(int fd, struct kvm_regs *r) { return sys__ioctl(fd, KVM_GET_REGS, r, "KVM_GET_REGS"); }
+int sys__kvm_set_regs(int fd, const struct kvm_regs *r) { return sys__ioctl(fd, KVM_SET_REGS, PTR(r), "KVM_SET_REGS"); }
+int sys__kvm_get_sregs(int fd, struct kvm_sregs *s) { return sys__ioctl(fd, KVM_GET_SREGS, s, "KVM_GET_SREGS"); }
+int sys__kvm_set_sregs(int fd, const struct kvm_sregs *s) { return sys__ioctl(fd, KVM_SET_SREGS, PTR(s), "KVM_SET_SREGS"); }
+int sys__kvm_set_fpu(int fd, const struct kvm_fpu *f) { return sys__ioctl(fd, KVM_SET_FPU, PTR(f), "KVM_SET_FPU"); }
+int sys__kvm_set_msrs(int fd, const struct kvm_msrs *m) { return sys__ioctl(fd, KVM_SET_MSRS, PTR(m), "KVM_SET_MSRS"); }
+int sys__kvm_set_cpuid2(int fd, const struct kvm_cpuid2 *c) { return sys__ioctl(fd, KVM_SET_CPUID2, PTR(c), "KVM_SET_CPUID2"); }
+int sys__kvm_get_lapic(int fd, struct kvm_lapic_state *l) { return sys__ioctl(fd, KVM_GET_LAPIC, l, "KVM_GET_LAPIC"); }
+int sys__kvm_set_lapic(int fd, const struct kvm_lapic_state *l) { return sys__ioctl(fd, KVM_SET_LAPIC, PTR(l), "KVM_SET_LAPIC"); }
+int sys__kvm_get_mp_state(int fd, struct kvm_mp_state *mp) { return sys__ioctl(fd, KVM_GET_MP_STATE, mp, "KVM_GET_MP_STATE"); }
+int sys__kvm_set_signal_mask(int fd, const struct kvm_signal_mask *m) { return sys__ioctl(fd, KVM_SET_SIGNAL_MASK, PTR(m), "KVM_SET_SIGNAL_MASK"); }

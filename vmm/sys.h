@@ -1,0 +1,57 @@
+/*
+ * The sys layer: one thin wrapper per host ioctl. Each returns the ioctl's non-negative result or
+ * -errno, and on failure records the ioctl's name so that callers can say which one failed:
+ *     ret = sys__kvm_create_vm(kvm_fd); if (ret < 0) die("%s: %s", sys__last_ioctl(), strerror(-ret));
+ * Nothing above this layer calls ioctl(2) directly. Unit tests replace sys__ioctl_fn to fake a host.
+ */
+#ifndef MINIVMM_SYS_H
+#define MINIVMM_SYS_H
+
+#include <linux/kvm.h>
+#include <stdint.h>
+
+/* The ioctl implementation; ioctl(2) by default, a fake in unit tests. Returns -1 and sets errno on error. */
+extern int (*sys__ioctl_fn)(int fd, unsigned long req, void *arg);
+
+/* Name of the last ioctl that failed in this thread ("KVM_CREATE_VM"), or "" if none. */
+const char *sys__last_ioctl(void);
+
+/* Generic form used by every wrapper: run @req, record @name on failure, return result or -errno. */
+int sys__ioctl(int fd, unsigned long req, void *arg, const char *name);
+
+/* /dev/kvm */
+int sys__kvm_get_api_version(int kvm_fd);
+int sys__kvm_create_vm(int kvm_fd);
+int sys__kvm_check_extension(int fd, long cap);
+int sys__kvm_get_vcpu_mmap_size(int kvm_fd);
+int sys__kvm_get_supported_cpuid(int kvm_fd, struct kvm_cpuid2 *cpuid);
+
+/* VM */
+int sys__kvm_set_user_memory_region(int vm_fd, const struct kvm_userspace_memory_region *r);
+int sys__kvm_set_tss_addr(int vm_fd, uint64_t addr);
+int sys__kvm_set_identity_map_addr(int vm_fd, uint64_t addr);
+int sys__kvm_create_irqchip(int vm_fd);
+int sys__kvm_create_pit2(int vm_fd, const struct kvm_pit_config *cfg);
+int sys__kvm_irq_line(int vm_fd, const struct kvm_irq_level *irq);
+int sys__kvm_set_gsi_routing(int vm_fd, const struct kvm_irq_routing *routing);
+int sys__kvm_irqfd(int vm_fd, const struct kvm_irqfd *irqfd);
+int sys__kvm_ioeventfd(int vm_fd, const struct kvm_ioeventfd *ioeventfd);
+int sys__kvm_signal_msi(int vm_fd, const struct kvm_msi *msi);
+int sys__kvm_enable_cap(int fd, const struct kvm_enable_cap *cap);
+int sys__kvm_create_vcpu(int vm_fd, unsigned long id);
+
+/* vCPU */
+int sys__kvm_run(int vcpu_fd);
+int sys__kvm_get_regs(int vcpu_fd, struct kvm_regs *regs);
+int sys__kvm_set_regs(int vcpu_fd, const struct kvm_regs *regs);
+int sys__kvm_get_sregs(int vcpu_fd, struct kvm_sregs *sregs);
+int sys__kvm_set_sregs(int vcpu_fd, const struct kvm_sregs *sregs);
+int sys__kvm_set_fpu(int vcpu_fd, const struct kvm_fpu *fpu);
+int sys__kvm_set_msrs(int vcpu_fd, const struct kvm_msrs *msrs);
+int sys__kvm_set_cpuid2(int vcpu_fd, const struct kvm_cpuid2 *cpuid);
+int sys__kvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *lapic);
+int sys__kvm_set_lapic(int vcpu_fd, const struct kvm_lapic_state *lapic);
+int sys__kvm_get_mp_state(int vcpu_fd, struct kvm_mp_state *mp);
+int sys__kvm_set_signal_mask(int vcpu_fd, const struct kvm_signal_mask *mask);
+
+#endif

@@ -1,0 +1,30 @@
+/* The KVM VM object: /dev/kvm, the VM fd, guest RAM and its memslots, the buses, the interrupt router. */
+#ifndef MINIVMM_VM_H
+#define MINIVMM_VM_H
+
+#include <linux/kvm.h>
+#include <stdint.h>
+
+#include "vmm/bus.h"
+#include "vmm/irq.h"
+#include "vmm/memory.h"
+
+struct vm {
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+	struct kvm_cpuid2 *supported_cpuid;	/* KVM_GET_SUPPORTED_CPUID, malloc'd */
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct irq_router irq;
+};
+
+/*
+ * Open @dev (normally "/dev/kvm"), check the API version and the capabilities minivmm needs, create
+ * the VM and its RAM (@mem_size bytes). On failure prints why (naming the ioctl) and returns -errno.
+ */
+int vm__init(struct vm *vm, const char *dev, uint64_t mem_size);
+void vm__exit(struct vm *vm);
+
+#endif
