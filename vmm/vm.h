@@ -18,6 +18,12 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct irq_router irq;
+	/*
+	 * How devices end the run: poweroff, reset, test-exit. The machine sets it; unit tests set a recorder.
+	 * @status is an enum vmm_exit value (vmm/log.h) or a guest program's test-exit code.
+	 */
+	void (*stop)(struct vm *vm, int status, const char *reason);
+	void *owner;	/* the struct machine, for stop() */
 };
 
 /*
