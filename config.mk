@@ -6,7 +6,7 @@ CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -
                -Wmissing-prototypes -D_GNU_SOURCE -I. -pthread
 OPT       ?= -O2 -g
 CFLAGS    ?= $(OPT)
-CFLAGS    += $(CFLAGS_BASE)
+CFLAGS    += $(CFLAGS_BASE) -DMINIVMM_VERSION=\"$(VERSION)\"
 LDLIBS    := -lfdt -pthread
 CHECK_LIBS := -lcheck -lsubunit -lm -lrt -pthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -1,6 +1,7 @@
 #include "vmm/sys.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
 
 static int real_ioctl(int fd, unsigned long req, void *arg)

@@ -24,6 +24,7 @@ struct vm {
 	 */
 	void (*stop)(struct vm *vm, int status, const char *reason);
 	void *owner;	/* the struct machine, for stop() */
+	volatile int stopping;	/* set once by stop(); vCPU threads leave their run loops */
 };
 
 /*

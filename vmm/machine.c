@@ -1,0 +1,246 @@
+#include "vmm/machine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acpi/acpi.h"
+#include "vmm/fdt.h"
+#include "vmm/layout.h"
+#include "vmm/log.h"
+#include "vmm/machine_devices.h"
+#include "vmm/term.h"
+#include "vmm/util.h"
+
+/* The embedded default guest (guest/default), linked in by the Makefile. */
+extern const uint8_t default_guest_elf[], default_guest_elf_end[];
+
+static void machine__stop(struct vm *vm, int status, const char *reason)
+{
+	struct machine *m = vm->owner;
+
+	pthread_mutex_lock(&m->lock);
+	if (!m->stopped) {
+		m->stopped = true;
+		m->status = status;
+		snprintf(m->reason, sizeof(m->reason), "%s", reason);
+		vm->stopping = 1;
+		pthread_cond_signal(&m->cond);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+struct image {
+	uint8_t *data;
+	size_t len;
+	bool owned;
+};
+
+static int load_file(const char *what, const char *path, struct image *img)
+{
+	int ret = read_file(path, &img->data, &img->len);
+
+	if (ret) {
+		pr_err("cannot read %s '%s': %s", what, path, ret == -EINVAL ? "not a regular file" : strerror(-ret));
+		return VMM_EXIT_USAGE;
+	}
+	img->owned = true;
+	return 0;
+}
+
+static int machine__build_tables(struct machine *m)
+{
+	struct acpi_config acpi;
+	int64_t rsdp;
+	int ret;
+
+	machine_devices__acpi_config(m, &acpi);
+	rsdp = acpi__build(&acpi, guest_mem__hva(&m->vm.mem, LAYOUT_ACPI_BASE, LAYOUT_ACPI_SIZE),
+			   LAYOUT_ACPI_BASE, LAYOUT_ACPI_SIZE);
+	if (rsdp < 0) {
+		pr_err("building the ACPI tables: %s", strerror((int)-rsdp));
+		return VMM_EXIT_ERROR;
+	}
+	m->rsdp = rsdp;
+	ret = fdt__build(m, &m->dtb, &m->dtb_len);
+	if (ret) {
+		pr_err("building the device tree: %s", strerror(-ret));
+		return VMM_EXIT_ERROR;
+	}
+	return 0;
+}
+
+static int machine__dump_dtb(struct machine *m, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, m->dtb, m->dtb_len) != (ssize_t)m->dtb_len) {
+		pr_err("cannot write the device tree to '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return VMM_EXIT_USAGE;
+	}
+	close(fd);
+	return 0;
+}
+
+static int machine__load(struct machine *m, const struct image *kernel, const struct image *initrd)
+{
+	const struct vmm_config *cfg = m->cfg;
+	struct boot_input in = {
+		.image = kernel->data, .image_len = kernel->len,
+		.image_name = cfg->kernel ? cfg->kernel : "default guest",
+		.initrd = initrd->data, .initrd_len = initrd->len,
+		.cmdline = cfg->cmdline,
+		.dtb = m->dtb, .dtb_len = m->dtb_len,
+		.rsdp_addr = m->rsdp,
+	};
+	char err[256] = "";
+	int ret = boot__load(&m->vm.mem, &in, &m->entry, err, sizeof(err));
+
+	if (ret) {
+		pr_err("%s", err[0] ? err : strerror(-ret));
+		return VMM_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int machine__create_vcpus(struct machine *m)
+{
+	for (int i = 0; i < m->cfg->ncpus; i++) {
+		if (vcpu__init(&m->vcpus[i], &m->vm, i, m->cfg->ncpus))
+			return VMM_EXIT_ERROR;
+		m->ncpus++;
+	}
+	return vcpu__setup_boot(&m->vcpus[0], &m->entry) ? VMM_EXIT_ERROR : 0;
+}
+
+int machine__init(struct machine *m, const struct vmm_config *cfg)
+{
+	struct image kernel = { 0 }, initrd = { 0 };
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	m->cfg = cfg;
+	m->serial_fd = -1;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	if (cfg->verbose)
+		log__level = cfg->verbose > 1 ? LOG_DEBUG : LOG_INFO;
+
+	/* Read the images first: a bad file must not leave anything half-started. */
+	if (cfg->kernel) {
+		ret = load_file("kernel", cfg->kernel, &kernel);
+		if (ret)
+			goto out;
+	} else {
+		kernel.data = (uint8_t *)default_guest_elf;
+		kernel.len = default_guest_elf_end - default_guest_elf;
+	}
+	if (cfg->initrd) {
+		ret = load_file("initrd", cfg->initrd, &initrd);
+		if (ret)
+			goto out;
+	}
+	if (vm__init(&m->vm, cfg->kvm_dev, cfg->mem_size)) {
+		ret = VMM_EXIT_ERROR;
+		goto out;
+	}
+	m->vm.owner = m;
+	m->vm.stop = machine__stop;
+	ret = machine_devices__init(m);
+	if (!ret)
+		ret = machine__build_tables(m);
+	if (!ret && cfg->dump_dtb) {
+		ret = machine__dump_dtb(m, cfg->dump_dtb);
+		if (!ret)
+			ret = -1;	/* done: exit 0 without running */
+		goto out;
+	}
+	if (!ret)
+		ret = machine__load(m, &kernel, &initrd);
+	if (!ret)
+		ret = machine__create_vcpus(m);
+out:
+	if (kernel.owned)
+		free(kernel.data);
+	if (initrd.owned)
+		free(initrd.data);
+	return ret;
+}
+
+/* The I/O thread: host input to the guest's console. Devices with their own threads start them. */
+static void *machine__input_thread(void *arg)
+{
+	struct machine *m = arg;
+	uint8_t buf[256];
+
+	pthread_setname_np(pthread_self(), "input");
+	for (;;) {
+		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+		if (p.revents & POLLNVAL)
+			break;
+		n = read(STDIN_FILENO, buf, sizeof(buf));
+		if (n <= 0) {
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			break;	/* EOF: no more input, the guest keeps running */
+		}
+		machine_devices__console_input(m, buf, n);
+	}
+	return NULL;
+}
+
+int machine__run(struct machine *m)
+{
+	pthread_t input;
+	bool have_input = false;
+
+	if (m->cfg->serial == SERIAL_STDIO) {
+		term__raw(STDIN_FILENO);
+		have_input = pthread_create(&input, NULL, machine__input_thread, m) == 0;
+	}
+	for (int i = 0; i < m->ncpus; i++) {
+		if (vcpu__start(&m->vcpus[i])) {
+			machine__stop(&m->vm, VMM_EXIT_ERROR, "cannot start the vCPU threads");
+			break;
+		}
+	}
+	pthread_mutex_lock(&m->lock);
+	while (!m->stopped)
+		pthread_cond_wait(&m->cond, &m->lock);
+	pthread_mutex_unlock(&m->lock);
+	for (int i = 0; i < m->ncpus; i++)
+		if (m->vcpus[i].thread)
+			vcpu__kick(&m->vcpus[i]);
+	for (int i = 0; i < m->ncpus; i++)
+		if (m->vcpus[i].thread)
+			pthread_join(m->vcpus[i].thread, NULL);
+	if (have_input) {
+		pthread_cancel(input);
+		pthread_join(input, NULL);
+	}
+	term__restore();
+	if (m->status == VMM_EXIT_RESET || m->status == VMM_EXIT_CRASH || m->status == VMM_EXIT_ERROR)
+		pr_err("%s", m->reason);
+	else
+		pr_info("%s", m->reason);
+	return m->status;
+}
+
+void machine__exit(struct machine *m)
+{
+	machine_devices__exit(m);
+	for (int i = 0; i < m->ncpus; i++)
+		vcpu__exit(&m->vcpus[i]);
+	free(m->dtb);
+	vm__exit(&m->vm);
+}

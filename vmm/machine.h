@@ -1,0 +1,49 @@
+/* The machine: builds the VM, its devices, firmware tables and boot state from a vmm_config, then runs it. */
+#ifndef MINIVMM_MACHINE_H
+#define MINIVMM_MACHINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "vmm/config.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+struct serial;
+struct pci_host;
+struct vtd;
+
+struct machine {
+	const struct vmm_config *cfg;
+	struct vm vm;
+	struct vcpu vcpus[VMM_MAX_CPUS];
+	int ncpus;
+	struct serial *serial;
+	struct pci_host *pci;
+	struct vtd *vtd;		/* NULL with --viommu off */
+	void *dtb;
+	size_t dtb_len;
+	uint64_t rsdp;
+	struct boot_entry entry;
+	int serial_fd;			/* where COM1 output goes, -1 for none */
+
+	pthread_mutex_t lock;		/* protects the stop state below */
+	pthread_cond_t cond;
+	bool stopped;
+	int status;
+	char reason[160];
+};
+
+/*
+ * Build everything. Returns 0, or the exit status to use (VMM_EXIT_USAGE for bad images or sizes,
+ * VMM_EXIT_ERROR for host failures) after printing one line that says why. Nothing runs yet.
+ */
+int machine__init(struct machine *m, const struct vmm_config *cfg);
+/* Run until the guest stops the machine; returns the exit status. */
+int machine__run(struct machine *m);
+void machine__exit(struct machine *m);
+
+#endif

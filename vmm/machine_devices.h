@@ -1,0 +1,26 @@
+/* Which devices the machine has and how they are wired (serial, power, PCI, vIOMMU). */
+#ifndef MINIVMM_MACHINE_DEVICES_H
+#define MINIVMM_MACHINE_DEVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct machine;
+struct acpi_config;
+
+struct pci_fn_info {
+	uint8_t bus, devfn;
+	uint16_t vendor, device;
+	uint32_t class_code;	/* base << 16 | sub << 8 | prog-if */
+};
+
+int machine_devices__init(struct machine *m);
+void machine_devices__exit(struct machine *m);
+/* Describe the machine's devices for the ACPI builder. */
+void machine_devices__acpi_config(const struct machine *m, struct acpi_config *cfg);
+/* Host console input (stdin) for the guest's console. */
+void machine_devices__console_input(struct machine *m, const uint8_t *buf, size_t n);
+/* The PCI functions present, in bus/devfn order. Returns how many (at most @max). */
+int machine_devices__pci_list(const struct machine *m, struct pci_fn_info *out, int max);
+
+#endif

@@ -1,0 +1,36 @@
+/* minivmm: a small VMM on raw KVM ioctls with a virtual VT-d. See README.md. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "vmm/cli.h"
+#include "vmm/log.h"
+#include "vmm/machine.h"
+
+int main(int argc, char **argv)
+{
+	static struct vmm_config cfg;
+	static struct machine m;
+	char err[256];
+	int ret;
+
+	switch (cli__parse(argc, argv, &cfg, err, sizeof(err), stdout)) {
+	case CLI_EXIT:
+		return 0;
+	case CLI_ERROR:
+		pr_err("%s", err);
+		return VMM_EXIT_USAGE;
+	case CLI_RUN:
+		break;
+	}
+	ret = machine__init(&m, &cfg);
+	if (ret == -1)		/* --dump-dtb: written, nothing to run */
+		return 0;
+	if (ret == 0)
+		ret = machine__run(&m);
+	/*
+	 * Leave the rest to exit(): vCPU threads are joined, the terminal is restored by machine__run or the
+	 * atexit hook; tearing down the VM explicitly would only slow the exit.
+	 */
+	fflush(stdout);
+	return ret;
+}

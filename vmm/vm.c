@@ -1,0 +1,135 @@
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+#include "vmm/sys.h"
+#include "vmm/util.h"
+
+/* KVM wants three pages for the real-mode TSS and one for the EPT identity map, outside RAM and MMIO. */
+#define VM_TSS_ADDR		0xFFFBD000ULL
+#define VM_IDENTITY_MAP_ADDR	0xFFFBC000ULL
+#define VM_MAX_CPUID_ENTRIES	256
+
+static const struct { long cap; const char *name; } required_caps[] = {
+	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
+	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
+	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
+	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
+	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
+	{ KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI" },
+	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
+	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
+};
+
+static int vm__fail(const char *what, int err)
+{
+	pr_err("%s: %s: %s", what, sys__last_ioctl(), strerror(-err));
+	return err;
+}
+
+static int vm__get_cpuid(struct vm *vm)
+{
+	size_t sz = sizeof(struct kvm_cpuid2) + VM_MAX_CPUID_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	int ret;
+
+	vm->supported_cpuid = calloc(1, sz);
+	if (!vm->supported_cpuid)
+		return -ENOMEM;
+	vm->supported_cpuid->nent = VM_MAX_CPUID_ENTRIES;
+	ret = sys__kvm_get_supported_cpuid(vm->kvm_fd, vm->supported_cpuid);
+	return ret < 0 ? vm__fail("reading the supported CPUID", ret) : 0;
+}
+
+static int vm__map_ram(struct vm *vm)
+{
+	for (int i = 0; i < vm->mem.nr; i++) {
+		struct kvm_userspace_memory_region r = {
+			.slot = i,
+			.guest_phys_addr = vm->mem.r[i].gpa,
+			.memory_size = vm->mem.r[i].size,
+			.userspace_addr = (uintptr_t)vm->mem.r[i].hva,
+		};
+		int ret = sys__kvm_set_user_memory_region(vm->vm_fd, &r);
+		if (ret < 0)
+			return vm__fail("mapping guest RAM", ret);
+	}
+	return 0;
+}
+
+int vm__init(struct vm *vm, const char *dev, uint64_t mem_size)
+{
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->vm_fd = -1;
+	bus__init(&vm->pio, "pio");
+	bus__init(&vm->mmio, "mmio");
+	vm->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = -errno;
+		pr_err("cannot open %s: %s%s", dev, strerror(errno),
+		       errno == ENOENT ? " (is the kvm module loaded?)" :
+		       errno == EACCES ? " (add yourself to the kvm group)" : "");
+		return ret;
+	}
+	ret = sys__kvm_get_api_version(vm->kvm_fd);
+	if (ret < 0)
+		return vm__fail(dev, ret);
+	if (ret != KVM_API_VERSION) {
+		pr_err("%s: KVM API version %d, minivmm needs %d", dev, ret, KVM_API_VERSION);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
+		if (sys__kvm_check_extension(vm->kvm_fd, required_caps[i].cap) <= 0) {
+			pr_err("%s: the host KVM lacks %s", dev, required_caps[i].name);
+			return -EOPNOTSUPP;
+		}
+	}
+	ret = sys__kvm_get_vcpu_mmap_size(vm->kvm_fd);
+	if (ret < 0)
+		return vm__fail(dev, ret);
+	vm->vcpu_mmap_size = ret;
+	ret = vm__get_cpuid(vm);
+	if (ret)
+		return ret;
+	ret = sys__kvm_create_vm(vm->kvm_fd);
+	if (ret < 0)
+		return vm__fail("creating the VM", ret);
+	vm->vm_fd = ret;
+	ret = sys__kvm_set_tss_addr(vm->vm_fd, VM_TSS_ADDR);
+	if (ret < 0)
+		return vm__fail("creating the VM", ret);
+	ret = sys__kvm_set_identity_map_addr(vm->vm_fd, VM_IDENTITY_MAP_ADDR);
+	if (ret < 0)
+		return vm__fail("creating the VM", ret);
+	ret = guest_mem__init(&vm->mem, mem_size);
+	if (ret) {
+		pr_err("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)(mem_size >> 20),
+		       strerror(-ret));
+		return ret;
+	}
+	ret = vm__map_ram(vm);
+	if (ret)
+		return ret;
+	return irq__init(vm);
+}
+
+void vm__exit(struct vm *vm)
+{
+	irq__exit(vm);
+	guest_mem__exit(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	free(vm->supported_cpuid);
+	bus__exit(&vm->pio);
+	bus__exit(&vm->mmio);
+}
