@@ -65,6 +65,11 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(OBJ)/embedded_gues
 
 unit: $(UNIT_BINS)
 
+# Benchmark programs (bench/*.c): host programs linked with the VMM library; `make bench` runs them.
+$(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Test tools (tests/tools/*.c): small host programs used by test scripts, linked with the VMM library.
 $(BUILD)/tools/%: $(OBJ)/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)

@@ -12,6 +12,7 @@
 #include "vmm/fdt.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
+#include "vmm/stats.h"
 #include "vmm/machine_devices.h"
 #include "vmm/term.h"
 #include "vmm/util.h"
@@ -125,6 +126,7 @@ int machine__init(struct machine *m, const struct vmm_config *cfg)
 	int ret;
 
 	memset(m, 0, sizeof(*m));
+	stats__init();
 	m->cfg = cfg;
 	m->serial_fd = -1;
 	pthread_mutex_init(&m->lock, NULL);
@@ -229,6 +231,7 @@ int machine__run(struct machine *m)
 		pthread_join(input, NULL);
 	}
 	term__restore();
+	stats__report(&m->vm.mem);
 	if (m->status == VMM_EXIT_RESET || m->status == VMM_EXIT_CRASH || m->status == VMM_EXIT_ERROR)
 		pr_err("%s", m->reason);
 	else

@@ -9,6 +9,7 @@
 
 #include "boot/boot.h"
 #include "vmm/log.h"
+#include "vmm/stats.h"
 #include "vmm/sys.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
@@ -152,6 +153,7 @@ static bool vcpu__handle_exit(struct vcpu *vcpu)
 	char what[96];
 
 	vcpu->exits++;
+	stats__vcpu_exit();
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		vcpu__handle_io(vcpu);
