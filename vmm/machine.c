@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,29 +176,60 @@ out:
 	return ret;
 }
 
-/* The I/O thread: host input to the guest's console. Devices with their own threads start them. */
+static void machine__input_ready(void *opaque)
+{
+	uint64_t one = 1;
+	int fd = *(int *)opaque;
+
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* the eventfd counter cannot overflow here; nothing to do */
+	}
+}
+
+/*
+ * The input thread: host stdin to the guest's console. When the UART's receive FIFO is full it stops
+ * reading stdin (so nothing is lost) until the guest drains the FIFO and the UART says so.
+ */
 static void *machine__input_thread(void *arg)
 {
 	struct machine *m = arg;
 	uint8_t buf[256];
+	size_t have = 0, off = 0;
+	int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	pthread_setname_np(pthread_self(), "input");
+	if (wake < 0)
+		return NULL;
+	machine_devices__console_on_ready(m, machine__input_ready, &wake);
 	for (;;) {
-		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
-		ssize_t n;
+		struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = have ? 0 : POLLIN },
+				       { .fd = wake, .events = POLLIN } };
+		uint64_t cnt;
 
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (p.revents & POLLNVAL)
+		if (p[1].revents & POLLIN && read(wake, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 			break;
-		n = read(STDIN_FILENO, buf, sizeof(buf));
-		if (n <= 0) {
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			break;	/* EOF: no more input, the guest keeps running */
+		if (!have && (p[0].revents & (POLLIN | POLLHUP))) {
+			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+			if (n <= 0) {
+				if (n < 0 && (errno == EINTR || errno == EAGAIN))
+					continue;
+				break;	/* EOF: no more input, the guest keeps running */
+			}
+			have = n;
+			off = 0;
+		} else if (!have && (p[0].revents & POLLNVAL)) {
+			break;
 		}
-		machine_devices__console_input(m, buf, n);
+		if (have) {
+			size_t took = machine_devices__console_input(m, buf + off, have);
+			off += took;
+			have -= took;
+		}
 	}
+	machine_devices__console_on_ready(m, NULL, NULL);
+	close(wake);
 	return NULL;
 }
 

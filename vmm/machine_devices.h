@@ -18,8 +18,10 @@ int machine_devices__init(struct machine *m);
 void machine_devices__exit(struct machine *m);
 /* Describe the machine's devices for the ACPI builder. */
 void machine_devices__acpi_config(const struct machine *m, struct acpi_config *cfg);
-/* Host console input (stdin) for the guest's console. */
-void machine_devices__console_input(struct machine *m, const uint8_t *buf, size_t n);
+/* Host console input for the guest's console; returns how many bytes it took (the rest must wait). */
+size_t machine_devices__console_input(struct machine *m, const uint8_t *buf, size_t n);
+/* Ask @fn(@opaque) to be called when the console can take more input. */
+void machine_devices__console_on_ready(struct machine *m, void (*fn)(void *opaque), void *opaque);
 /* The PCI functions present, in bus/devfn order. Returns how many (at most @max). */
 int machine_devices__pci_list(const struct machine *m, struct pci_fn_info *out, int max);
 
