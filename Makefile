@@ -59,7 +59,7 @@ $(OBJ)/embedded_guest.o: $(GDEF_ELF)
 $(BIN): $(OBJ)/vmm/main.o $(OBJ)/embedded_guest.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(OBJ)/embedded_guest.o $(LIB)
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 

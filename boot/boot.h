@@ -12,6 +12,14 @@
 
 struct guest_mem;
 
+/* Boot GDT selectors (Documentation/arch/x86/boot.rst, "64-bit Boot Protocol"). */
+#define BOOT_CS			0x10
+#define BOOT_DS			0x18
+#define BOOT_GDT_ENTRIES	4
+/* The descriptors at those selectors: flat 4 GiB, DPL 0; the code segment is 64-bit (L=1). */
+#define BOOT_GDT_CODE64		0x00af9b000000ffffULL
+#define BOOT_GDT_DATA		0x00cf93000000ffffULL
+
 enum boot_image_kind { BOOT_IMAGE_BZIMAGE, BOOT_IMAGE_ELF };
 
 struct boot_input {
@@ -47,5 +55,12 @@ struct boot_entry {
  */
 int boot__load(struct guest_mem *mem, const struct boot_input *in, struct boot_entry *out, char *err,
 	       size_t errlen);
+
+/*
+ * The pieces boot__load uses, for callers that need them alone (AP start-up reuses the page tables and
+ * GDT; tests check them). Both return 0, or -EFAULT if their area is not RAM.
+ */
+int boot__setup_gdt(struct guest_mem *mem);
+int boot__setup_pgtable(struct guest_mem *mem);
 
 #endif

@@ -37,7 +37,7 @@ cached_releases() {
     local d r
     for d in "$IMG_DIR"/*/; do
         r=$(basename "$d")
-        [ -f "$IMG_DIR/$r/boot/vmlinuz-$r" ] && echo "$r"
+        if [ -f "$IMG_DIR/$r/boot/vmlinuz-$r" ]; then echo "$r"; fi
     done | sort -rV
 }
 
@@ -49,21 +49,22 @@ emit() {
 
 # Newest kernel release with an installable -unsigned image package in the apt lists, or nothing.
 newest_available() {
+    local names r
     command -v apt-cache >/dev/null || return 0
-    apt-cache pkgnames linux-image-6.12. 2>/dev/null |
-        sed -nE 's/^linux-image-(6\.12\.[0-9]+(\+deb[0-9]+)?-amd64)-unsigned$/\1/p' | sort -rV |
-        while read -r r; do
-            # A name can linger in the cache without a version to download.
-            if apt-cache policy "linux-image-$r-unsigned" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-                echo "$r"
-                break
-            fi
-        done
+    names=$(apt-cache pkgnames linux-image-6.12. 2>/dev/null |
+        sed -nE 's/^linux-image-(6\.12\.[0-9]+(\+deb[0-9]+)?-amd64)-unsigned$/\1/p' | sort -rV) || true
+    for r in $names; do
+        # A name can linger in the cache without a version to download.
+        if apt-cache policy "linux-image-$r-unsigned" 2>/dev/null | grep 'Candidate: [0-9]' >/dev/null; then
+            echo "$r"
+            return 0
+        fi
+    done
 }
 
 lists_stale() {
     local newest
-    newest=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -"$STALE_DAYS" 2>/dev/null | head -1)
+    newest=$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -"$STALE_DAYS" 2>/dev/null || true)
     [ -z "$newest" ]
 }
 
@@ -77,7 +78,7 @@ apt_update() {
 }
 
 command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null ||
-    { r=$(cached_releases | head -1); [ -n "$r" ] && emit "$r"; fail "needs apt-get and dpkg-deb (Debian) to fetch a kernel, and none is cached in $IMG_DIR"; }
+    { r=$(cached_releases | sed -n 1p); [ -n "$r" ] && emit "$r"; fail "needs apt-get and dpkg-deb (Debian) to fetch a kernel, and none is cached in $IMG_DIR"; }
 
 rel=$(newest_available)
 if [ -z "$rel" ] || lists_stale; then
@@ -86,7 +87,7 @@ if [ -z "$rel" ] || lists_stale; then
 fi
 
 if [ -z "$rel" ]; then
-    r=$(cached_releases | head -1)
+    r=$(cached_releases | sed -n 1p)
     if [ -n "$r" ]; then
         msg "apt offers no linux-image-6.12.*-amd64-unsigned; using the cached $r"
         emit "$r"
@@ -103,7 +104,7 @@ msg "downloading $pkg"
 # apt's _apt sandbox user may not write here; apt then downloads as root, which is what we want.
 if ! (cd "$tmp" && apt-get download -q "$pkg" >&2 2>"$tmp/apt.err"); then
     cat "$tmp/apt.err" >&2
-    r=$(cached_releases | head -1)
+    r=$(cached_releases | sed -n 1p)
     [ -n "$r" ] && { msg "download failed; using the cached $r"; emit "$r"; }
     fail "could not download $pkg (no network?)"
 fi
