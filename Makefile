@@ -101,7 +101,7 @@ check:
 unit-asan:
 	$(MAKE) BUILD=build/asan SAN=1 OPT="-O1 -g" unit build/asan/minivmm
 
-golden: $(BIN)
+golden:
 	bash scripts/golden-acpi.sh
 
 bench: $(BIN) guests
