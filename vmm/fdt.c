@@ -10,6 +10,7 @@
 #include "vmm/machine.h"
 #include "vmm/machine_devices.h"
 #include "vmm/util.h"
+#include "devices/pci-host.h"
 
 #define FDT_MAX_SIZE (64 * 1024)
 #define FDT_IOMMU_PHANDLE 1
@@ -118,9 +119,10 @@ static int fdt__pci(void *fdt, const struct machine *m)
 	T(fdt_begin_node(fdt, "pci@e0000000"));
 	T(fdt_property_string(fdt, "compatible", "pci-host-ecam-generic"));
 	T(fdt_property_string(fdt, "device_type", "pci"));
-	T(prop_u64_pair(fdt, "reg", LAYOUT_PCI_ECAM_BASE, LAYOUT_PCI_ECAM_SIZE));
+	/* Like MCFG: only the buses that exist (1 MiB of ECAM per bus). */
+	T(prop_u64_pair(fdt, "reg", LAYOUT_PCI_ECAM_BASE, (PCI_HOST_LAST_BUS + 1) * MiB));
 	{
-		fdt32_t busr[2] = { cpu_to_fdt32(0), cpu_to_fdt32(255) };
+		fdt32_t busr[2] = { cpu_to_fdt32(0), cpu_to_fdt32(PCI_HOST_LAST_BUS) };
 		T(fdt_property(fdt, "bus-range", busr, sizeof(busr)));
 	}
 	T(fdt_property_u32(fdt, "minivmm,config-port", PORT_PCI_CONFIG_ADDR));

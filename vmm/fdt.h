@@ -17,7 +17,7 @@
  *   power@600 { compatible = "minivmm,acpi-pm"; minivmm,io-port = <0x600>;
  *               minivmm,s5-slp-typ = <5>; minivmm,reset-port = <0xcf9>; }
  *   pci@e0000000 { compatible = "pci-host-ecam-generic"; device_type = "pci";
- *                  reg = <0 0xe0000000 0 size>; bus-range = <0 255>; minivmm,config-port = <0xcf8>;
+ *                  reg = <0 0xe0000000 0 (last+1) MiB>; bus-range = <0 last>; minivmm,config-port = <0xcf8>;
  *                  #address-cells = <3>; #size-cells = <2>; ranges = <...io, mmio32, mmio64...>;
  *                  [iommu-map = <0 &iommu 0 0x10000>; when the vIOMMU is on]
  *       dev@D,F { reg = <(bus<<16 | devfn<<8) 0 0 0 0>; vendor-id = <v>; device-id = <d>;

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum log_level log__level = LOG_INFO;
+enum log_level log__level = LOG_WARN;	/* -v: info, -vv: debug */
 
 static const char *const level_prefix[] = {
 	[LOG_ERR] = "error: ", [LOG_WARN] = "warning: ", [LOG_INFO] = "", [LOG_DEBUG] = "debug: ",

@@ -130,6 +130,7 @@ int machine__init(struct machine *m, const struct vmm_config *cfg)
 	stats__init();
 	m->cfg = cfg;
 	m->serial_fd = -1;
+	m->vm.kvm_fd = m->vm.vm_fd = -1;	/* so machine__exit() is safe after any failure */
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	if (cfg->verbose)
@@ -264,8 +265,10 @@ int machine__run(struct machine *m)
 	}
 	term__restore();
 	stats__report(&m->vm.mem);
-	if (m->status == VMM_EXIT_RESET || m->status == VMM_EXIT_CRASH || m->status == VMM_EXIT_ERROR)
+	if (m->status == VMM_EXIT_CRASH || m->status == VMM_EXIT_ERROR)
 		pr_err("%s", m->reason);
+	else if (m->status == VMM_EXIT_RESET)
+		pr_warn("%s", m->reason);
 	else
 		pr_info("%s", m->reason);
 	return m->status;

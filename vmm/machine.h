@@ -13,6 +13,9 @@
 #include "vmm/vm.h"
 
 struct serial;
+struct reset_dev;
+struct acpi_pm;
+struct test_exit;
 struct pci_host;
 struct vtd;
 
@@ -22,6 +25,9 @@ struct machine {
 	struct vcpu vcpus[VMM_MAX_CPUS];
 	int ncpus;
 	struct serial *serial;
+	struct reset_dev *reset;
+	struct acpi_pm *pm;
+	struct test_exit *test_exit;
 	struct pci_host *pci;
 	struct vtd *vtd;		/* NULL with --viommu off */
 	void *dtb;

@@ -8,6 +8,7 @@
 
 #include "acpi/acpi.h"
 #include "devices/acpi-pm.h"
+#include "devices/pci-host.h"
 #include "devices/reset.h"
 #include "devices/serial.h"
 #include "devices/test-exit.h"
@@ -52,34 +53,58 @@ int machine_devices__init(struct machine *m)
 	if (m->serial_fd == -2)
 		return VMM_EXIT_USAGE;
 	m->serial = serial__init(vm, m->serial_fd);
-	if (!m->serial || !reset__init(vm) || !acpi_pm__init(vm) || !test_exit__init(vm))
+	m->reset = reset__init(vm);
+	m->pm = acpi_pm__init(vm);
+	m->test_exit = test_exit__init(vm);
+	m->pci = pci_host__init(vm);
+	if (!m->serial || !m->reset || !m->pm || !m->test_exit || !m->pci)
 		return VMM_EXIT_ERROR;
 	if (bus__register(&vm->pio, PORT_POST_CODE, 1, post_code_io, NULL, "post-code"))
 		return VMM_EXIT_ERROR;
+	/* The VMM is the firmware: give every BAR an address before the guest runs. */
+	if (pci_host__assign_resources(m->pci)) {
+		pr_err("the PCI devices' BARs do not fit in the PCI windows");
+		return VMM_EXIT_USAGE;
+	}
 	return 0;
 }
 
 void machine_devices__exit(struct machine *m)
 {
+	if (m->pci)
+		pci_host__exit(m->pci);
+	if (m->test_exit)
+		test_exit__exit(m->test_exit);
+	if (m->pm)
+		acpi_pm__exit(m->pm);
+	if (m->reset)
+		reset__exit(m->reset);
 	if (m->serial)
 		serial__exit(m->serial);
+	if (m->serial_fd > STDERR_FILENO)
+		close(m->serial_fd);
 }
 
 void machine_devices__acpi_config(const struct machine *m, struct acpi_config *cfg)
 {
+	struct pci_fn_info fns[ACPI_MAX_DMAR_SCOPES];
+	struct pci_windows w;
+	int n;
+
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->ncpus = m->cfg->ncpus;
 	cfg->lapic_addr = LAYOUT_LAPIC_BASE;
 	cfg->ioapic_addr = LAYOUT_IOAPIC_BASE;
 	cfg->ioapic_id = IOAPIC_ID;
 	cfg->ecam_base = LAYOUT_PCI_ECAM_BASE;
-	cfg->ecam_last_bus = 0;
-	cfg->mmio32_base = LAYOUT_PCI_MMIO32_BASE;
-	cfg->mmio32_size = LAYOUT_PCI_MMIO32_SIZE;
-	cfg->mmio64_base = ALIGN_UP(MAX(m->vm.mem.ram_end, LAYOUT_HIGHMEM_BASE), GiB);
-	cfg->mmio64_size = LAYOUT_PCI_MMIO64_SIZE;
-	cfg->pio_base = PORT_PCI_IO_BASE;
-	cfg->pio_size = PORT_PCI_IO_SIZE;
+	cfg->ecam_last_bus = PCI_HOST_LAST_BUS;
+	pci_host__windows(m->pci, &w);
+	cfg->mmio32_base = w.mmio32_base;
+	cfg->mmio32_size = w.mmio32_size;
+	cfg->mmio64_base = w.mmio64_base;
+	cfg->mmio64_size = w.mmio64_size;
+	cfg->pio_base = w.io_base;
+	cfg->pio_size = w.io_size;
 	cfg->pm_base = PORT_ACPI_PM_BASE;
 	cfg->sci_irq = ACPI_SCI_IRQ;
 	cfg->reset_port = PORT_RESET_CTRL;
@@ -88,6 +113,11 @@ void machine_devices__acpi_config(const struct machine *m, struct acpi_config *c
 	cfg->dmar = m->vtd != NULL;
 	cfg->haw = 48;
 	cfg->dmar_base = LAYOUT_VTD_BASE;
+	/* DRHD device scopes: every PCI endpoint sits behind the unit (the host bridge does no DMA). */
+	n = machine_devices__pci_list(m, fns, ACPI_MAX_DMAR_SCOPES);
+	for (int i = 0; i < n; i++)
+		if (fns[i].class_code >> 8 != PCI_CLASS_CODE_HOST_BRIDGE >> 8)
+			cfg->scopes[cfg->nr_scopes++] = (uint16_t)fns[i].bus << 8 | fns[i].devfn;
 }
 
 size_t machine_devices__console_input(struct machine *m, const uint8_t *buf, size_t n)
@@ -95,9 +125,31 @@ size_t machine_devices__console_input(struct machine *m, const uint8_t *buf, siz
 	return serial__input(m->serial, buf, n);
 }
 
+struct pci_list_ctx {
+	struct pci_fn_info *out;
+	int n, max;
+};
+
+static int pci_list_one(struct pci_device *dev, void *arg)
+{
+	struct pci_list_ctx *c = arg;
+
+	if (c->n < c->max)
+		c->out[c->n++] = (struct pci_fn_info){
+			.bus = dev->bus, .devfn = dev->devfn,
+			.vendor = pci__cfg_get(dev, PCI_VENDOR_ID, 2),
+			.device = pci__cfg_get(dev, PCI_DEVICE_ID, 2),
+			.class_code = pci__cfg_get(dev, PCI_CLASS_REVISION, 4) >> 8,
+		};
+	return 0;
+}
+
 int machine_devices__pci_list(const struct machine *m, struct pci_fn_info *out, int max)
 {
-	return 0;
+	struct pci_list_ctx c = { out, 0, max };
+
+	pci_host__for_each(m->pci, pci_list_one, &c);
+	return c.n;
 }
 
 void machine_devices__console_on_ready(struct machine *m, void (*fn)(void *opaque), void *opaque)

@@ -1,4 +1,5 @@
 /* minivmm: a small VMM on raw KVM ioctls with a virtual VT-d. See README.md. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,6 +14,8 @@ int main(int argc, char **argv)
 	char err[256];
 	int ret;
 
+	/* A closed console pipe must not kill the VMM: the UART drops what it cannot write. */
+	signal(SIGPIPE, SIG_IGN);
 	switch (cli__parse(argc, argv, &cfg, err, sizeof(err), stdout)) {
 	case CLI_EXIT:
 		return 0;
@@ -24,13 +27,9 @@ int main(int argc, char **argv)
 	}
 	ret = machine__init(&m, &cfg);
 	if (ret == -1)		/* --dump-dtb: written, nothing to run */
-		return 0;
-	if (ret == 0)
+		ret = 0;
+	else if (ret == 0)
 		ret = machine__run(&m);
-	/*
-	 * Leave the rest to exit(): vCPU threads are joined, the terminal is restored by machine__run or the
-	 * atexit hook; tearing down the VM explicitly would only slow the exit.
-	 */
-	fflush(stdout);
+	machine__exit(&m);
 	return ret;
 }

@@ -1,0 +1,192 @@
+#!/bin/bash
+# Tier 2 runner: boots each guest test program (tests/guest/NAME.c -> build/guest/tests/NAME.elf) in
+# minivmm on /dev/kvm and checks its exit status and serial output, then boots the embedded default
+# guest. Header comment lines of a test program say what to do:
+#
+#   // TEST-ARGS: --cpus 2 --cmdline "a=1 b=2"   extra minivmm arguments (shell quoting); one run per
+#                                                 line, an empty value is a run without extras
+#   // TEST-EXIT: 0                               expected exit status (default 0)
+#   // TEST-STDIN: hello                          a line on stdin from the start
+#   // TEST-STDIN-TRIGGER: some output            wait until the serial output has this line, then
+#   // TEST-STDIN-LATE: more input                feed these lines
+#   // TEST-EXPECT: some output                   text that must appear in a line of the serial output
+#   // TEST-TIMEOUT: 30                           seconds (default 60); running out is a failure
+#
+# Usage: tests/guest/run.sh [NAME...]   (from anywhere; NAME selects programs, "default" the default
+# guest). MINIVMM overrides ./minivmm; KVM_DEV (default /dev/kvm) is the device whose absence means skip. The ELFs are built with `make guests` first unless NO_BUILD=1.
+# Prints one PASS/FAIL/SKIP line per run and a last line "N passed, N failed[, N skipped]"; exits 0 only
+# when no run failed. Without a usable /dev/kvm every run is reported skipped, never passed.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+MINIVMM=${MINIVMM:-./minivmm}
+TESTDIR=tests/guest
+ELFDIR=build/guest/tests
+TAIL_LINES=15
+
+passed=0 failed=0 skipped=0
+skip_reason=''
+work=$(mktemp -d "${TMPDIR:-/tmp}/guest-tests.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+
+KVM_DEV=${KVM_DEV:-/dev/kvm}
+if [ ! -e "$KVM_DEV" ]; then
+	skip_reason="$KVM_DEV does not exist"
+elif [ ! -r "$KVM_DEV" ] || [ ! -w "$KVM_DEV" ]; then
+	skip_reason="$KVM_DEV is not readable and writable by $(id -un)"
+fi
+
+if [ -z "$skip_reason" ] && [ "${NO_BUILD:-0}" != 1 ]; then
+	if ! make -s guests >"$work/build.log" 2>&1; then
+		echo "FAIL build: make guests"
+		tail -n "$TAIL_LINES" "$work/build.log" | sed 's/^/    /'
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+fi
+
+# The values of header key $2 in file $1, one per line (the text after "// KEY:", one space trimmed).
+header() {
+	sed -n "s|^// $2:[[:space:]]\{0,1\}||p" "$1"
+}
+
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# Wait (up to $3 seconds) until file $2 has a line containing $1 (carriage returns ignored).
+wait_for_line() {
+	local end=$(($(date +%s) + $3))
+
+	while [ "$(date +%s)" -le "$end" ]; do
+		tr -d '\r' <"$2" 2>/dev/null | grep -qF -- "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+report_fail() {
+	local label=$1 reason=$2 out=$3 err=$4
+
+	failed=$((failed + 1))
+	echo "FAIL $label: $reason"
+	if [ -s "$out" ]; then
+		echo "    --- serial output (last $TAIL_LINES lines)"
+		tr -d '\r' <"$out" | tail -n "$TAIL_LINES" | sed 's/^/    /'
+	fi
+	if [ -s "$err" ]; then
+		echo "    --- minivmm stderr"
+		tail -n 5 "$err" | sed 's/^/    /'
+	fi
+}
+
+# run_one LABEL SRC ELF ARGS-LINE: one boot. SRC is the test source with the headers ("" for none),
+# ELF the program ("" for the embedded default guest).
+run_one() {
+	local label=$1 src=$2 elf=$3 argline=$4
+	local out="$work/out" err="$work/err" fifo="$work/stdin"
+	local expect_exit=0 tmo=60 trigger='' rc t0 t1 feeder=''
+	local -a args=() stdin=() late=() expects=() cmd=()
+
+	if [ -n "$skip_reason" ]; then
+		skipped=$((skipped + 1))
+		echo "SKIP $label: $skip_reason"
+		return
+	fi
+	if [ -n "$argline" ]; then
+		# xargs splits with shell-like quoting, without eval.
+		if ! printf '%s' "$argline" | xargs -r -n1 printf '%s\n' >"$work/args" 2>"$work/args.err"; then
+			report_fail "$label" "cannot parse TEST-ARGS ($(head -n 1 "$work/args.err"))" /dev/null /dev/null
+			return
+		fi
+		mapfile -t args <"$work/args"
+	fi
+	if [ -n "$src" ]; then
+		expect_exit=$(header "$src" TEST-EXIT | tail -n 1)
+		expect_exit=${expect_exit:-0}
+		tmo=$(header "$src" TEST-TIMEOUT | tail -n 1)
+		tmo=${tmo:-60}
+		trigger=$(header "$src" TEST-STDIN-TRIGGER | tail -n 1)
+		mapfile -t stdin < <(header "$src" TEST-STDIN)
+		mapfile -t late < <(header "$src" TEST-STDIN-LATE)
+		mapfile -t expects < <(header "$src" TEST-EXPECT)
+	else
+		expects=("minivmm default guest")
+	fi
+	if [ -n "$elf" ] && [ ! -f "$elf" ]; then
+		report_fail "$label" "$elf is missing (make guests)" /dev/null /dev/null
+		return
+	fi
+	if [ ! -x "$MINIVMM" ]; then
+		report_fail "$label" "$MINIVMM is missing (make)" /dev/null /dev/null
+		return
+	fi
+
+	cmd=("$MINIVMM")
+	[ -n "$elf" ] && cmd+=(--kernel "$elf")
+	cmd+=(--serial stdio "${args[@]}")
+	: >"$out"
+	: >"$err"
+	rm -f "$fifo"
+	mkfifo "$fifo" || exit 1
+	# The feeder holds the pipe open until the program ends, so minivmm never sees an early EOF.
+	(
+		[ ${#stdin[@]} -gt 0 ] && printf '%s\n' "${stdin[@]}"
+		if [ ${#late[@]} -gt 0 ] && wait_for_line "$trigger" "$out" "$tmo"; then
+			printf '%s\n' "${late[@]}"
+		fi
+		exec sleep "$tmo"
+	) >"$fifo" 2>/dev/null &
+	feeder=$!
+	t0=$(now_ms)
+	timeout -k 5 "$tmo" "${cmd[@]}" <"$fifo" >"$out" 2>"$err"
+	rc=$?
+	t1=$(now_ms)
+	kill "$feeder" 2>/dev/null
+	wait "$feeder" 2>/dev/null
+
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		report_fail "$label" "timed out after ${tmo}s" "$out" "$err"
+		return
+	fi
+	if [ "$rc" -ne "$expect_exit" ]; then
+		report_fail "$label" "exit status $rc, expected $expect_exit" "$out" "$err"
+		return
+	fi
+	for e in "${expects[@]}"; do
+		if ! tr -d '\r' <"$out" | grep -qF -- "$e"; then
+			report_fail "$label" "no line with \"$e\" in the serial output" "$out" "$err"
+			return
+		fi
+	done
+	passed=$((passed + 1))
+	echo "PASS $label ($((t1 - t0)) ms)"
+}
+
+FILTER=("$@")
+selected() {
+	[ ${#FILTER[@]} -eq 0 ] && return 0
+	for f in "${FILTER[@]}"; do
+		[ "$f" = "$1" ] && return 0
+	done
+	return 1
+}
+
+for src in "$TESTDIR"/*.c; do
+	name=$(basename "$src" .c)
+	selected "$name" || continue
+	mapfile -t runs < <(header "$src" TEST-ARGS)
+	[ ${#runs[@]} -eq 0 ] && runs=("")
+	for argline in "${runs[@]}"; do
+		run_one "$name${argline:+ $argline}" "$src" "$ELFDIR/$name.elf" "$argline"
+	done
+done
+if selected default; then
+	run_one "default guest" "" "" ""
+	run_one "default guest --cpus 2 --viommu flts" "" "" "--cpus 2 --viommu flts"
+fi
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary+=", $skipped skipped"
+echo "$summary"
+[ "$failed" -eq 0 ]
