@@ -12,6 +12,7 @@
 #include "devices/reset.h"
 #include "devices/serial.h"
 #include "devices/test-exit.h"
+#include "iommu/vtd.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
@@ -45,6 +46,26 @@ static int machine__serial_fd(struct machine *m)
 	}
 }
 
+static void machine__vtd_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	irq__send_msi(opaque, addr, data);
+}
+
+/* --viommu flts: one VT-d unit in front of every PCI function. */
+static int machine__viommu_init(struct machine *m)
+{
+	struct vm *vm = &m->vm;
+	struct vtd_options opt = { .fs1gp = m->cfg->viommu.fs1gp };
+
+	m->vtd = vtd__create(&vm->mem, &opt, machine__vtd_msi, vm);
+	if (!m->vtd || bus__register(&vm->mmio, LAYOUT_VTD_BASE, LAYOUT_VTD_SIZE, vtd__mmio, m->vtd, "vtd")) {
+		pr_err("cannot create the virtual VT-d unit");
+		return VMM_EXIT_ERROR;
+	}
+	pci_host__set_translator(m->pci, vtd__translator(m->vtd));
+	return 0;
+}
+
 int machine_devices__init(struct machine *m)
 {
 	struct vm *vm = &m->vm;
@@ -61,6 +82,8 @@ int machine_devices__init(struct machine *m)
 		return VMM_EXIT_ERROR;
 	if (bus__register(&vm->pio, PORT_POST_CODE, 1, post_code_io, NULL, "post-code"))
 		return VMM_EXIT_ERROR;
+	if (m->cfg->viommu.enabled && machine__viommu_init(m))
+		return VMM_EXIT_ERROR;
 	/* The VMM is the firmware: give every BAR an address before the guest runs. */
 	if (pci_host__assign_resources(m->pci)) {
 		pr_err("the PCI devices' BARs do not fit in the PCI windows");
@@ -73,6 +96,8 @@ void machine_devices__exit(struct machine *m)
 {
 	if (m->pci)
 		pci_host__exit(m->pci);
+	if (m->vtd)
+		vtd__destroy(m->vtd);
 	if (m->test_exit)
 		test_exit__exit(m->test_exit);
 	if (m->pm)
