@@ -1,0 +1,82 @@
+/*
+ * The virtual Intel VT-d remapping unit (--viommu flts): one unit in front of every PCI device, in
+ * scalable mode with first-stage translation. What the machine and device models use:
+ *
+ *   vtd = vtd__create(&vm->mem, &opt, msi_fn, vm);            // CAP/ECAP from @opt only
+ *   bus__register(&vm->mmio, LAYOUT_VTD_BASE, LAYOUT_VTD_SIZE, vtd__mmio, vtd, "vtd");
+ *   dma__init_as(&dev->dma, &vm->mem, vtd__translator(vtd), sid);
+ *
+ * translate() may be called from any thread (vCPUs, device I/O threads) while a vCPU programs the
+ * registers. With translation disabled (GSTS.TES=0) DMA addresses pass through untranslated.
+ * Fault and invalidation-completion events are signalled through the msi callback.
+ */
+#ifndef MINIVMM_IOMMU_VTD_H
+#define MINIVMM_IOMMU_VTD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm/dma.h"
+
+struct guest_mem;
+struct vtd;
+
+/* Host address width reported by the DMAR table (HAW - 1 = 47) and used for reserved-bit checks. */
+#define VTD_HOST_ADDR_WIDTH 48
+
+struct vtd_options {
+	bool fs1gp;		/* CAP.FS1GP: first-stage 1 GiB pages (--viommu flts,fs1gp=on, the default) */
+	bool fs5lp;		/* CAP.FS5LP: 5-level first-stage tables, MGAW 57 (not on the command line) */
+	unsigned iotlb_entries;	/* IOTLB capacity, rounded up to a power of two; 0 = 4096 */
+};
+
+/* Deliver an MSI (normally irq__send_msi). Called without the unit's locks held. */
+typedef void (*vtd_msi_fn)(void *opaque, uint64_t addr, uint32_t data);
+
+/* NULL with errno set on failure. @mem must outlive the unit. */
+struct vtd *vtd__create(struct guest_mem *mem, const struct vtd_options *opt, vtd_msi_fn msi, void *opaque);
+void vtd__destroy(struct vtd *vtd);
+/* Power-on state: registers to reset values, translation off, caches empty (machine reset). */
+void vtd__reset(struct vtd *vtd);
+
+/* The register page: a bus_io_fn for LAYOUT_VTD_BASE, 4 or 8-byte accesses. */
+void vtd__mmio(void *vtd, uint64_t offset, void *data, unsigned len, bool is_write);
+
+/* The DMA translator for every device behind the unit (vmm/dma.h). */
+const struct dma_translator *vtd__translator(struct vtd *vtd);
+
+/*
+ * Passthrough hooks. A device registers its requester ID and is told how requests without PASID
+ * (its RID_PASID entry) are translated now: once at registration, then whenever that changes after a
+ * PASID-cache or context-cache invalidation, an SRTP or a TE toggle. It is also told of IOTLB
+ * invalidations that hit the DID/PASID of a first-stage binding. Callbacks run on the vCPU thread that
+ * programs the unit, with the unit's lock held: they must not call back into the unit.
+ */
+enum vtd_bind_kind {
+	VTD_BIND_UNTRANSLATED,	/* translation disabled: DMA addresses are guest physical */
+	VTD_BIND_BLOCKED,	/* no valid entry (not present, reserved bits, legacy mode): DMA faults */
+	VTD_BIND_PASSTHROUGH,	/* PGTT = pass-through: identity */
+	VTD_BIND_FIRST_STAGE,	/* PGTT = first-stage: the guest's tables at @fsptptr */
+};
+
+struct vtd_binding {
+	enum vtd_bind_kind kind;
+	uint16_t did;
+	uint32_t pasid;		/* the RID_PASID value */
+	uint64_t fsptptr;	/* first-stage root table (guest physical) */
+	unsigned addr_width;	/* 48 (4-level) or 57 (5-level) */
+	bool sre, wpe;		/* supervisor requests enabled, write-protect enable */
+};
+
+struct vtd_dev_ops {
+	void (*binding_changed)(void *opaque, const struct vtd_binding *b);
+	/* [addr, addr + npages * 4 KiB) of (did, pasid); npages = UINT64_MAX (addr 0): everything. */
+	void (*iotlb_invalidate)(void *opaque, uint16_t did, uint32_t pasid, uint64_t addr, uint64_t npages,
+				 bool leaf);
+};
+
+/* -EEXIST if @sid is already watched, -ENOMEM. binding_changed() runs once before this returns. */
+int vtd__watch_device(struct vtd *vtd, uint16_t sid, const struct vtd_dev_ops *ops, void *opaque);
+void vtd__unwatch_device(struct vtd *vtd, uint16_t sid);
+
+#endif
