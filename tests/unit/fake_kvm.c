@@ -33,7 +33,27 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 		ret = -1;
 		goto out;
 	}
+	if (fake_kvm.answer_req && req == fake_kvm.answer_req) {
+		ret = fake_kvm.answer_value;
+		goto out;
+	}
 	switch (req) {
+	/* What minivmm asks while creating a VM: a host with everything it needs. */
+	case KVM_GET_API_VERSION:
+		ret = KVM_API_VERSION;
+		break;
+	case KVM_CHECK_EXTENSION:
+		ret = 1;
+		break;
+	case KVM_GET_VCPU_MMAP_SIZE:
+		ret = 4096;
+		break;
+	case KVM_CREATE_VM:
+		ret = FAKE_KVM_VM_FD;
+		break;
+	case KVM_GET_SUPPORTED_CPUID:
+		((struct kvm_cpuid2 *)arg)->nent = 0;
+		break;
 	case KVM_IRQ_LINE: {
 		const struct kvm_irq_level *l = arg;
 
@@ -78,6 +98,7 @@ void fake_kvm__reset(void)
 	fake_kvm.nr_ioctls = fake_kvm.nr_lines = fake_kvm.nr_msis = fake_kvm.nr_irqfds = 0;
 	fake_kvm.nr_routing_sets = fake_kvm.nr_routes = 0;
 	fake_kvm.fail_req = 0;
+	fake_kvm.answer_req = 0;
 	fake_kvm.fail_errno = 0;
 	fake_kvm.nr_stops = 0;
 	fake_kvm.stop_status = -1;
@@ -166,4 +187,12 @@ void fake_vm__free(struct vm *vm)
 	bus__exit(&vm->pio);
 	bus__exit(&vm->mmio);
 	free(vm);
+}
+
+void fake_kvm__answer(unsigned long req, int value)
+{
+	pthread_mutex_lock(&fake_kvm.lock);
+	fake_kvm.answer_req = req;
+	fake_kvm.answer_value = value;
+	pthread_mutex_unlock(&fake_kvm.lock);
 }

@@ -8,7 +8,8 @@
  *	ck_assert_uint_eq(fake_kvm.nr_stops, 1);	// vm->stop() was called: .stop_status / .stop_reason
  *	fake_vm__free(vm);
  *
- * The fake answers every ioctl with 0 except the one fake_kvm__fail() names, and records:
+ * The fake answers like a capable host (API version 12, every capability, KVM_CREATE_VM gives
+ * FAKE_KVM_VM_FD, other ioctls 0) except the one fake_kvm__fail() or fake_kvm__answer() names, and records:
  *   KVM_IRQ_LINE		lines[] (gsi, level), in call order
  *   KVM_SIGNAL_MSI		msis[] (address, data)
  *   KVM_IRQFD			irqfds[] (fd, gsi, assign)
@@ -61,6 +62,8 @@ struct fake_kvm {
 	struct kvm_irq_routing_entry routes[FAKE_KVM_MAX_ROUTES];
 	unsigned long fail_req;			/* this ioctl fails with fail_errno (0: none) */
 	int fail_errno;
+	unsigned long answer_req;		/* this ioctl returns answer_value (0: none) */
+	int answer_value;
 	/* vm->stop() of fake VMs */
 	unsigned nr_stops;
 	int stop_status;			/* of the last call */
@@ -73,6 +76,8 @@ extern struct fake_kvm fake_kvm;
 void fake_kvm__reset(void);
 /* Make every later @req ioctl (e.g. KVM_SIGNAL_MSI) fail with @err (not EINTR); @req 0 stops that. */
 void fake_kvm__fail(unsigned long req, int err);
+/* Make every later @req ioctl return @value (e.g. KVM_CHECK_EXTENSION 0); @req 0 stops that. */
+void fake_kvm__answer(unsigned long req, int value);
 /* The level last driven on @gsi with KVM_IRQ_LINE, or -1 if never. */
 int fake_kvm__level(unsigned gsi);
 /* How many KVM_IRQ_LINE calls drove @gsi. */

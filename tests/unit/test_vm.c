@@ -1,0 +1,146 @@
+/*
+ * Tier 1: the VM object (vmm/vm.c) and the interrupt router (vmm/irq.c) on the fake host
+ * (tests/unit/fake_kvm.h): host failures give one clear line naming the ioctl, never a crash.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "fake_kvm.h"
+#include "vmm/layout.h"
+#include "vmm/vm.h"
+
+/* stderr goes to a temporary file while @fn runs; its text is returned (static buffer). */
+static char captured[4096];
+
+static int init_capturing(struct vm *vm, const char *dev, uint64_t mem)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(STDERR_FILENO), ret;
+	size_t n;
+
+	fflush(stderr);
+	dup2(fileno(tmp), STDERR_FILENO);
+	ret = vm__init(vm, dev, mem);
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(tmp);
+	n = fread(captured, 1, sizeof(captured) - 1, tmp);
+	captured[n] = 0;
+	fclose(tmp);
+	return ret;
+}
+
+START_TEST(init_on_a_capable_host)
+{
+	struct vm vm;
+
+	fake_kvm__reset();
+	ck_assert_int_eq(init_capturing(&vm, "/dev/null", 64 << 20), 0);
+	ck_assert_int_eq(vm.vm_fd, FAKE_KVM_VM_FD);
+	ck_assert_uint_eq(vm.mem.ram_size, 64 << 20);
+	/* Default routes: GSI 0-15 to a PIC and the IOAPIC, 16-23 to the IOAPIC. */
+	ck_assert_uint_eq(fake_kvm.nr_routing_sets, 1);
+	ck_assert_uint_eq(fake_kvm.nr_routes, 16 + IOAPIC_PINS);
+	ck_assert_str_eq(captured, "");
+	vm.kvm_fd = vm.vm_fd = -1; /* fake descriptors: nothing to close */
+	vm__exit(&vm);
+}
+END_TEST
+
+START_TEST(errors_name_the_ioctl)
+{
+	struct vm vm;
+
+	fake_kvm__reset();
+	fake_kvm__fail(KVM_CREATE_VM, ENOMEM);
+	ck_assert_int_eq(init_capturing(&vm, "/dev/null", 64 << 20), -ENOMEM);
+	ck_assert_msg(strstr(captured, "creating the VM: KVM_CREATE_VM: Cannot allocate memory"), "%s", captured);
+
+	fake_kvm__reset();
+	fake_kvm__fail(KVM_CREATE_IRQCHIP, EEXIST);
+	ck_assert_int_eq(init_capturing(&vm, "/dev/null", 64 << 20), -EEXIST);
+	ck_assert_msg(strstr(captured, "KVM_CREATE_IRQCHIP: File exists"), "%s", captured);
+
+	fake_kvm__reset();
+	fake_kvm__fail(KVM_SET_USER_MEMORY_REGION, EINVAL);
+	ck_assert_int_eq(init_capturing(&vm, "/dev/null", 64 << 20), -EINVAL);
+	ck_assert_msg(strstr(captured, "mapping guest RAM: KVM_SET_USER_MEMORY_REGION"), "%s", captured);
+
+	fake_kvm__reset();
+	fake_kvm__fail(KVM_SET_GSI_ROUTING, EINVAL);
+	ck_assert_int_lt(init_capturing(&vm, "/dev/null", 64 << 20), 0);
+	ck_assert_msg(strstr(captured, "KVM_SET_GSI_ROUTING"), "%s", captured);
+}
+END_TEST
+
+START_TEST(host_checks)
+{
+	struct vm vm;
+
+	fake_kvm__reset();
+	fake_kvm__answer(KVM_GET_API_VERSION, 11);
+	ck_assert_int_eq(init_capturing(&vm, "/dev/null", 64 << 20), -EINVAL);
+	ck_assert_msg(strstr(captured, "KVM API version 11, minivmm needs 12"), "%s", captured);
+
+	fake_kvm__reset();
+	fake_kvm__answer(KVM_CHECK_EXTENSION, 0);
+	ck_assert_int_eq(init_capturing(&vm, "/dev/null", 64 << 20), -EOPNOTSUPP);
+	ck_assert_msg(strstr(captured, "the host KVM lacks KVM_CAP_IRQCHIP"), "%s", captured);
+
+	fake_kvm__reset();
+	ck_assert_int_eq(init_capturing(&vm, "/nonexistent/kvm", 64 << 20), -ENOENT);
+	ck_assert_msg(strstr(captured, "cannot open /nonexistent/kvm: No such file or directory (is the kvm module loaded?)"),
+		      "%s", captured);
+}
+END_TEST
+
+START_TEST(msi_routes_and_lines)
+{
+	struct vm *vm = fake_vm__new(16 << 20);
+	int gsi;
+
+	gsi = irq__add_msi_route(vm, 0xfee00000, 0x4041);
+	ck_assert_int_eq(gsi, IOAPIC_PINS);
+	ck_assert_uint_eq(fake_kvm.nr_routes, 16 + IOAPIC_PINS + 1);
+	ck_assert_uint_eq(fake_kvm.routes[fake_kvm.nr_routes - 1].u.msi.data, 0x4041);
+	ck_assert_int_eq(irq__update_msi_route(vm, gsi, 0xfee01000, 0x42), 0);
+	ck_assert_uint_eq(fake_kvm.routes[fake_kvm.nr_routes - 1].u.msi.address_lo, 0xfee01000);
+	ck_assert_int_eq(irq__update_msi_route(vm, 3, 0xfee00000, 1), -ENOENT); /* not an MSI route */
+	ck_assert_int_eq(irq__irqfd(vm, gsi, 7, true), 0);
+	ck_assert_uint_eq(fake_kvm.irqfds[0].gsi, (unsigned)gsi);
+	/* A failed routing update leaves the table as it was. */
+	fake_kvm__fail(KVM_SET_GSI_ROUTING, ENOMEM);
+	ck_assert_int_eq(irq__add_msi_route(vm, 0xfee00000, 1), -ENOMEM);
+	fake_kvm__fail(0, 0);
+	ck_assert_int_eq(irq__add_msi_route(vm, 0xfee00000, 2), IOAPIC_PINS + 1);
+	/* Lines and MSIs. */
+	ck_assert_int_eq(irq__pulse(vm, 4), 0);
+	ck_assert_int_eq(fake_kvm__level(4), 0);
+	ck_assert_uint_eq(fake_kvm__line_calls(4), 2);
+	ck_assert_int_eq(irq__send_msi(vm, 0xfee00000, 0x30), 0);
+	ck_assert_uint_eq(fake_kvm.nr_msis, 1);
+	ck_assert_int_eq(irq__send_msi(vm, 0xfed00000, 0x30), -EINVAL); /* outside the interrupt window */
+	ck_assert_uint_eq(fake_kvm.nr_msis, 1);
+	fake_vm__free(vm);
+}
+END_TEST
+
+static Suite *vm_suite(void)
+{
+	Suite *s = suite_create("vm");
+	TCase *tc = tcase_create("vm");
+
+	tcase_add_test(tc, init_on_a_capable_host);
+	tcase_add_test(tc, errors_name_the_ioctl);
+	tcase_add_test(tc, host_checks);
+	tcase_add_test(tc, msi_routes_and_lines);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(vm_suite)
