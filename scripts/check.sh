@@ -82,6 +82,15 @@ else
 	tail -n 30 "$LOGDIR/build-asan.log"; count 0 1; note "tier 1 unit-asan" "FAILED to build"
 fi
 
+if [ -f tests/lab/selftest.sh ]; then
+	echo "== tier 1: lab checks against recorded Linux-guest output"
+	bash scripts/lab.sh selftest >"$LOGDIR/lab-selftest.log" 2>&1
+	read -r p f s < <(count_from "$LOGDIR/lab-selftest.log")
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then f=1; fi
+	count "$p" "$f"; note "tier 1 lab-selftest" "ran: $p passed, $f failed"
+	tail -n 2 "$LOGDIR/lab-selftest.log"
+fi
+
 if [ -f scripts/fuzz.sh ]; then
 	echo "== tier 1: vIOMMU fuzzer (bounded)"
 	if bash scripts/fuzz.sh >"$LOGDIR/fuzz.log" 2>&1; then

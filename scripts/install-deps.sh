@@ -7,7 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BASE_PKGS="build-essential pkg-config libfdt-dev check acpica-tools device-tree-compiler clang"
-LAB_PKGS="busybox-static cpio xz-utils bc flex bison libelf-dev"
+# The nested lab (scripts/lab.sh): busybox for the L1/L2 initramfs, kmod (depmod) for their module
+# indexes, cpio, xz, and gcc-12: the compiler Debian built the bookworm 6.12 kernels with, which the
+# out-of-tree iommufd/vfio build must use. QEMU 10 comes from backports below. The kernel image,
+# linux-headers-* and linux-source-* are not installed: scripts/lab.sh downloads the ones of the
+# image's exact version into build/ (versions move with security updates).
+LAB_PKGS="busybox-static kmod cpio xz-utils gcc-12"
 
 want_lab=0; check_only=0
 for a in "$@"; do

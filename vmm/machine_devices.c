@@ -8,6 +8,7 @@
 
 #include "acpi/acpi.h"
 #include "devices/acpi-pm.h"
+#include "devices/dma-engine.h"
 #include "devices/pci-host.h"
 #include "devices/reset.h"
 #include "devices/serial.h"
@@ -17,6 +18,9 @@
 #include "vmm/log.h"
 #include "vmm/machine.h"
 #include "vmm/util.h"
+
+/* --dma-engine: one machine per process, so the device lives here rather than in struct machine. */
+static struct dma_engine *dma_engine;
 
 /* Port 0x80: POST codes. Guest programs write one as their first instruction (see vmm/stats.h). */
 #define PORT_POST_CODE 0x80
@@ -84,6 +88,8 @@ int machine_devices__init(struct machine *m)
 		return VMM_EXIT_ERROR;
 	if (m->cfg->viommu.enabled && machine__viommu_init(m))
 		return VMM_EXIT_ERROR;
+	if (m->cfg->dma_engine && !(dma_engine = dma_engine__create(m->pci)))
+		return VMM_EXIT_ERROR;
 	/* The VMM is the firmware: give every BAR an address before the guest runs. */
 	if (pci_host__assign_resources(m->pci)) {
 		pr_err("the PCI devices' BARs do not fit in the PCI windows");
@@ -94,6 +100,8 @@ int machine_devices__init(struct machine *m)
 
 void machine_devices__exit(struct machine *m)
 {
+	dma_engine__destroy(dma_engine);
+	dma_engine = NULL;
 	if (m->pci)
 		pci_host__exit(m->pci);
 	if (m->vtd)
@@ -138,11 +146,14 @@ void machine_devices__acpi_config(const struct machine *m, struct acpi_config *c
 	cfg->dmar = m->vtd != NULL;
 	cfg->haw = 48;
 	cfg->dmar_base = LAYOUT_VTD_BASE;
-	/* DRHD device scopes: every PCI endpoint sits behind the unit (the host bridge does no DMA). */
+	/*
+	 * DRHD device scopes: every PCI function, the host bridge included (as QEMU does). Linux ignores a
+	 * unit whose scopes name no PCI device (IOAPIC scopes do not count), and a machine with no other
+	 * device would then run without its IOMMU.
+	 */
 	n = machine_devices__pci_list(m, fns, ACPI_MAX_DMAR_SCOPES);
 	for (int i = 0; i < n; i++)
-		if (fns[i].class_code >> 8 != PCI_CLASS_CODE_HOST_BRIDGE >> 8)
-			cfg->scopes[cfg->nr_scopes++] = (uint16_t)fns[i].bus << 8 | fns[i].devfn;
+		cfg->scopes[cfg->nr_scopes++] = (uint16_t)fns[i].bus << 8 | fns[i].devfn;
 }
 
 size_t machine_devices__console_input(struct machine *m, const uint8_t *buf, size_t n)

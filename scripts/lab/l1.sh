@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# Sourced by scripts/lab.sh: boot L1 under QEMU's software emulation.
+#
+# L1 is the stock Debian kernel on QEMU 10 TCG: `-cpu max` (without LA57) models an AMD CPU with SVM
+# and nested paging, so L1's kvm_amd gives a real /dev/kvm; an Intel VT-d in scalable mode with
+# interrupt remapping and an NVMe controller are there for the passthrough parts of the lab. Keep -smp 2:
+# with one vCPU, an L2 hang (TCG's emulated SVM, about 1 boot in 7) can freeze L1 whole.
+
+LAB_L1_MEM=${LAB_L1_MEM:-4G}
+# Extra intel-iommu properties for L1's VT-d (e.g. ",x-flts=on"). Passthrough needs second-stage
+# support in L1 (the 6.12 driver refuses a user paging domain without it), so the default has no x-flts.
+LAB_L1_IOMMU=${LAB_L1_IOMMU:-}
+LAB_L1_BOOT_TIMEOUT=${LAB_L1_BOOT_TIMEOUT:-180}
+
+# lab_l1_argv APPEND: the qemu-system-x86_64 command line for L1, into the array LAB_L1_CMD.
+lab_l1_argv() {
+	local nvme=$LAB_BUILD/nvme.img
+	if [ ! -f "$nvme" ]; then
+		# A small disk whose first sector the passthrough parts can recognise.
+		truncate -s 64M "$nvme"
+		printf 'MINIVMM-LAB-NVME-SECTOR0' | dd of="$nvme" conv=notrunc status=none
+	fi
+	LAB_L1_CMD=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu max,-la57 -smp 2 -m "$LAB_L1_MEM"
+		-device "intel-iommu,intremap=on,x-scalable-mode=on$LAB_L1_IOMMU"
+		-drive "file=$nvme,if=none,id=nvme0,format=raw" -device nvme,serial=minivmm-lab0,drive=nvme0
+		-kernel "$LAB_VMLINUZ_HOST" -initrd "$LAB_L1_CPIO"
+		-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=3 $1"
+		-display none -vga none -nodefaults -no-user-config -no-reboot)
+}
+
+# lab_l1_shell: L1 with a shell on the serial console, attached to this terminal (Ctrl-A X quits).
+lab_l1_shell() {
+	lab_l1_argv "lab.mode=shell lab.vmm=$LAB_VMM"
+	lab_say "booting L1 (Ctrl-A X quits, Ctrl-A C is QEMU's monitor)"
+	exec "${LAB_L1_CMD[@]}" -serial mon:stdio 8>&-
+}
+
+# lab_l1_check LOG TESTS...: run the tier-3 driver in L1. L1's console goes to LOG and to stdout.
+# Watchdogs: L1 must reach its /init within LAB_L1_BOOT_TIMEOUT, and the whole run must end within
+# LAB_TIMEOUT (default: every L2 boot hanging every time, plus L1's boot, plus a margin).
+lab_l1_check() {
+	local log=$1 qpid tpid t0 up=0 why="" ntests limit
+	shift
+	ntests=$#
+	limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + ntests * LAB_L2_TRIES * (LAB_L2_TIMEOUT + 30) + 120))}
+	lab_l1_argv "lab.mode=check lab.vmm=$LAB_VMM lab.tests=$(echo "$*" | tr ' ' ',') lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.l2quiet=${LAB_L2_QUIET:-0}"
+	LAB_L1_CMD+=(-serial stdio -monitor none)
+	lab_say "booting L1: ${LAB_L1_CMD[*]}"
+	lab_say "L1 console log: $log (watchdogs: L1 boot ${LAB_L1_BOOT_TIMEOUT} s, whole run $limit s)"
+	: >"$log"
+	t0=$SECONDS
+	"${LAB_L1_CMD[@]}" </dev/null >>"$log" 2>&1 &
+	qpid=$!
+	# The terminal gets L1's console without the L2 console copies (L2-LOG lines: the log keeps them).
+	tail -n +1 -f --pid=$qpid "$log" 2>/dev/null | sed -u -e 's/\r$//' -e '/^L2-LOG /d' &
+	tpid=$!
+	while kill -0 $qpid 2>/dev/null; do
+		sleep 1
+		if [ $up = 0 ] && grep -q '^LAB-L1-UP' "$log"; then
+			up=1
+			lab_say "L1 up after $((SECONDS - t0)) s"
+		fi
+		if [ $up = 0 ] && [ $((SECONDS - t0)) -ge "$LAB_L1_BOOT_TIMEOUT" ]; then
+			why="L1 did not reach its /init within $LAB_L1_BOOT_TIMEOUT s"
+		elif [ $((SECONDS - t0)) -ge "$limit" ]; then
+			why="the lab run did not end within $limit s"
+		fi
+		if [ -n "$why" ]; then
+			kill $qpid 2>/dev/null
+			sleep 2
+			kill -9 $qpid 2>/dev/null
+			break
+		fi
+	done
+	wait $qpid 2>/dev/null
+	wait $tpid 2>/dev/null
+	LAB_L1_SECS=$((SECONDS - t0))
+	if [ -n "$why" ]; then
+		LAB_L1_FAILED=$why
+		lab_say "$why: stopped QEMU"
+	elif ! grep -q '^LAB-L1-DONE' "$log"; then
+		LAB_L1_FAILED="L1 stopped before its driver finished (see $log)"
+	else
+		LAB_L1_FAILED=""
+	fi
+	lab_say "L1 run: $LAB_L1_SECS s"
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# Tier 3: /init of the L2 guest (the stock Debian kernel booted by the VMM under test inside L1).
+#
+# It judges nothing: it prints what the guest sees as "@@ KEY VALUE..." lines on the serial console and
+# powers off. The checks in tests/lab/checks/ run on the VMM's side and compare these facts with what
+# the VMM was asked for, so one L2 image serves every check. Keep the output short: under nested
+# emulation every byte on the 16550A is several exits.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+# From here on only this script writes to the console: kernel messages would break "@@" lines.
+echo 1 >/proc/sys/kernel/printk
+
+say() { echo "@@ $*"; }
+
+say L2-USERSPACE uptime=$(cut -d' ' -f1 /proc/uptime)
+say kernel $(uname -r)
+say cmdline $(cat /proc/cmdline)
+say cpus $(grep -c '^processor' /proc/cpuinfo)
+say cpu_online $(cat /sys/devices/system/cpu/online)
+say memtotal_kb $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+
+# RAM the firmware map (the VMM's E820 table) reports, in bytes.
+ram=0
+for e in /sys/firmware/memmap/*; do
+	[ "$(cat "$e/type" 2>/dev/null)" = "System RAM" ] || continue
+	s=$(cat "$e/start"); t=$(cat "$e/end")
+	ram=$((ram + t - s + 1))
+done
+say e820_ram_bytes $ram
+
+# One line per PCI function: BDF vendor device class iommu-group default-domain-type.
+for d in /sys/bus/pci/devices/*; do
+	[ -e "$d" ] || continue
+	g=none; t=none
+	if [ -e "$d/iommu_group" ]; then
+		g=$(basename "$(readlink "$d/iommu_group")")
+		t=$(cat "$d/iommu_group/type" 2>/dev/null || echo unknown)
+	fi
+	say pci $(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(cat "$d/class") group=$g type=$t
+done
+say pci_count $(ls /sys/bus/pci/devices | wc -l)
+
+# VT-d units as the intel-iommu driver registered them (drivers/iommu/intel/iommu.c, *_show()).
+for u in /sys/class/iommu/*; do
+	[ -d "$u/intel-iommu" ] || continue
+	i=$u/intel-iommu
+	say iommu $(basename "$u") address=$(cat $i/address) version=$(cat $i/version) \
+		cap=$(cat $i/cap) ecap=$(cat $i/ecap) domains_used=$(cat $i/domains_used)
+done
+
+# The PASID-table entries the driver programmed (needs CONFIG_INTEL_IOMMU_DEBUGFS: Debian's 6.12 does
+# not have it, so this is usually absent and the check says so).
+ts=/sys/kernel/debug/iommu/intel/dmar_translation_struct
+if [ -r $ts ]; then
+	grep -E '^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]' $ts | while read -r l; do say dmar_ts $l; done
+else
+	say dmar_ts_absent
+fi
+
+# Everything the kernel said about DMA remapping and IOMMUs (faults included).
+dmesg | grep -iE 'DMAR|iommu|DRHD|remapping|ACPI: DMAR' | while read -r l; do say dmesg $l; done
+
+say L2-END uptime=$(cut -d' ' -f1 /proc/uptime)
+poweroff -f
+# poweroff -f only returns if the kernel could not power off (no ACPI S5): say so, then stop here.
+say L2-POWEROFF-FAILED
+sleep 100000
