@@ -52,6 +52,7 @@ static int machine__serial_fd(struct machine *m)
 
 static void machine__vtd_msi(void *opaque, uint64_t addr, uint32_t data)
 {
+	pr_debug("vtd: MSI %#llx data %#x", (unsigned long long)addr, data);
 	irq__send_msi(opaque, addr, data);
 }
 
