@@ -1,5 +1,6 @@
 #include "vmm/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -102,6 +103,129 @@ static int opt_viommu(struct vmm_config *c, const char *a, char *e, size_t n)
 	return 0;
 }
 
+/* The next ","-separated item of *@p (advancing it), as a pointer and length; false at the end. */
+static bool next_item(const char **p, const char **item, size_t *len)
+{
+	const char *comma;
+
+	if (!*p)
+		return false;
+	comma = strchr(*p, ',');
+	*item = *p;
+	*len = comma ? (size_t)(comma - *p) : strlen(*p);
+	*p = comma ? comma + 1 : NULL;
+	return true;
+}
+
+static bool item_is(const char *item, size_t len, const char *word)
+{
+	return strlen(word) == len && !strncmp(item, word, len);
+}
+
+/* --disk PATH[,readonly][,direct] (repeatable). PATH cannot contain a comma. */
+static int opt_disk(struct vmm_config *c, const char *a, char *e, size_t n)
+{
+	const char *p = a, *item = a;
+	struct disk_config *d;
+	size_t len = 0;
+
+	if (c->ndisks >= VMM_MAX_DISKS)
+		return fail(e, n, "--disk: at most %d disks", VMM_MAX_DISKS);
+	d = &c->disks[c->ndisks];
+	memset(d, 0, sizeof(*d));
+	next_item(&p, &item, &len);
+	if (!len)
+		return fail(e, n, "--disk: '%s' has no image path (PATH[,readonly][,direct])", a);
+	if (len >= sizeof(d->path))
+		return fail(e, n, "--disk: the image path is longer than %d bytes", VMM_PATH_MAX - 1);
+	memcpy(d->path, item, len);
+	while (next_item(&p, &item, &len)) {
+		if (item_is(item, len, "readonly"))
+			d->readonly = true;
+		else if (item_is(item, len, "direct"))
+			d->direct = true;
+		else
+			return fail(e, n, "--disk: unknown option '%.*s' (PATH takes readonly, direct)", (int)len, item);
+	}
+	c->ndisks++;
+	return 0;
+}
+
+/* "xx:xx:xx:xx:xx:xx": a unicast, non-zero Ethernet address. */
+static bool parse_mac(const char *s, size_t len, uint8_t mac[6])
+{
+	if (len != 17)
+		return false;
+	for (int i = 0; i < 6; i++) {
+		char hex[3] = { s[3 * i], s[3 * i + 1], 0 }, *end;
+
+		if ((i < 5 && s[3 * i + 2] != ':') || !isxdigit((unsigned char)hex[0]) ||
+		    !isxdigit((unsigned char)hex[1]))
+			return false;
+		mac[i] = strtoul(hex, &end, 16);
+	}
+	return !(mac[0] & 1) && (mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]);
+}
+
+/* --net tap=NAME[,mac=xx:xx:xx:xx:xx:xx] (repeatable). */
+static int opt_net(struct vmm_config *c, const char *a, char *e, size_t n)
+{
+	const char *p = a, *item;
+	struct net_config *net;
+	size_t len;
+
+	if (c->nnets >= VMM_MAX_NICS)
+		return fail(e, n, "--net: at most %d network devices", VMM_MAX_NICS);
+	net = &c->nets[c->nnets];
+	memset(net, 0, sizeof(*net));
+	while (next_item(&p, &item, &len)) {
+		if (len >= 4 && !strncmp(item, "tap=", 4)) {
+			if (len == 4 || len - 4 >= sizeof(net->tap) || memchr(item + 4, '/', len - 4))
+				return fail(e, n, "--net: '%.*s' is not an interface name (1 to %d characters, no '/')",
+					    (int)(len - 4), item + 4, VMM_IFNAME_MAX - 1);
+			memcpy(net->tap, item + 4, len - 4);
+		} else if (len >= 4 && !strncmp(item, "mac=", 4)) {
+			if (!parse_mac(item + 4, len - 4, net->mac))
+				return fail(e, n, "--net: '%.*s' is not a unicast MAC address (xx:xx:xx:xx:xx:xx)",
+					    (int)(len - 4), item + 4);
+			net->has_mac = true;
+		} else {
+			return fail(e, n, "--net: unknown option '%.*s' (expected tap=NAME[,mac=xx:xx:xx:xx:xx:xx])",
+				    (int)len, item);
+		}
+	}
+	if (!net->tap[0])
+		return fail(e, n, "--net: '%s' names no tap device (tap=NAME)", a);
+	for (int i = 0; i < c->nnets; i++)
+		if (!strcmp(c->nets[i].tap, net->tap))
+			return fail(e, n, "--net: tap '%s' is used twice", net->tap);
+	c->nnets++;
+	return 0;
+}
+
+static int opt_rng(struct vmm_config *c, const char *a, char *e, size_t n) { c->rng = true; return 0; }
+
+/* --console pty|file:PATH|stdio */
+static int opt_console(struct vmm_config *c, const char *a, char *e, size_t n)
+{
+	if (c->console != CONSOLE_NONE)
+		return fail(e, n, "--console: only one virtio console");
+	if (!strcmp(a, "pty")) {
+		c->console = CONSOLE_PTY;
+	} else if (!strcmp(a, "stdio")) {
+		c->console = CONSOLE_STDIO;
+	} else if (!strncmp(a, "file:", 5) && a[5]) {
+		c->console = CONSOLE_FILE;
+		c->console_path = a + 5;
+	} else {
+		return fail(e, n, "--console: '%s' is not pty, file:PATH or stdio", a);
+	}
+	return 0;
+}
+
+/* --dma-engine: the DMA-engine test device (devices/dma-engine.h); one is enough, a repeat changes nothing. */
+static int opt_dma_engine(struct vmm_config *c, const char *a, char *e, size_t n) { c->dma_engine = true; return 0; }
+
 static const struct cli_option options[] = {
 	{ "kernel", "IMAGE", "Linux bzImage or ELF64 guest program (default: the embedded guest)", opt_kernel },
 	{ "initrd", "FILE", "initial ramdisk for a Linux kernel", opt_initrd },
@@ -110,6 +234,11 @@ static const struct cli_option options[] = {
 	{ "cpus", "N", "number of vCPUs (default 1)", opt_cpus },
 	{ "serial", "stdio|file:PATH|none", "where COM1 goes (default stdio)", opt_serial },
 	{ "viommu", "off|flts[,fs1gp=on|off]", "virtual VT-d, first-stage translation (default off)", opt_viommu },
+	{ "disk", "PATH[,readonly][,direct]", "virtio-blk on a raw image or block device (repeatable)", opt_disk },
+	{ "net", "tap=NAME[,mac=MAC]", "virtio-net on host tap NAME, created if missing (repeatable)", opt_net },
+	{ "rng", NULL, "virtio-rng, fed from the host's getrandom()", opt_rng },
+	{ "console", "pty|file:PATH|stdio", "virtio-console (hvc0); stdio only without --serial stdio", opt_console },
+	{ "dma-engine", NULL, "PCI DMA-engine test device (copy/fill/compare through the vIOMMU)", opt_dma_engine },
 	{ "dump-dtb", "FILE", "write the machine's device tree to FILE and exit", opt_dump_dtb },
 	{ "verbose", NULL, "more messages (repeat for debug)", opt_verbose },
 };
@@ -188,6 +317,10 @@ enum cli_result cli__parse(int argc, char **argv, struct vmm_config *cfg, char *
 	}
 	if (cfg->initrd && !cfg->kernel) {
 		fail(err, errlen, "--initrd needs --kernel");
+		return CLI_ERROR;
+	}
+	if (cfg->console == CONSOLE_STDIO && cfg->serial == SERIAL_STDIO) {
+		fail(err, errlen, "--console stdio needs --serial file:PATH or none (COM1 already uses stdio)");
 		return CLI_ERROR;
 	}
 	return CLI_RUN;

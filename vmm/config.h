@@ -14,6 +14,27 @@ struct viommu_config {
 
 #define VMM_MAX_CPUS 64
 #define VMM_DEFAULT_MEM (256ULL << 20)
+#define VMM_MAX_DISKS 8
+#define VMM_MAX_NICS 4
+#define VMM_PATH_MAX 4096
+#define VMM_IFNAME_MAX 16	/* IFNAMSIZ, terminating NUL included */
+
+/* --disk PATH[,readonly][,direct]: a virtio-blk device on a raw image file or block device. */
+struct disk_config {
+	char path[VMM_PATH_MAX];
+	bool readonly;
+	bool direct;		/* O_DIRECT: bypass the host page cache */
+};
+
+/* --net tap=NAME[,mac=..]: a virtio-net device on a host tap interface. */
+struct net_config {
+	char tap[VMM_IFNAME_MAX];
+	uint8_t mac[6];
+	bool has_mac;		/* else 52:54:00:12:34:(56 + index) */
+};
+
+/* --console: a virtio-console device and where its host side goes. */
+enum console_mode { CONSOLE_NONE, CONSOLE_PTY, CONSOLE_FILE, CONSOLE_STDIO };
 
 struct vmm_config {
 	const char *kernel;	/* NULL: the embedded default guest */
@@ -24,6 +45,14 @@ struct vmm_config {
 	enum serial_mode serial;
 	const char *serial_path;
 	struct viommu_config viommu;
+	struct disk_config disks[VMM_MAX_DISKS];
+	int ndisks;
+	struct net_config nets[VMM_MAX_NICS];
+	int nnets;
+	bool rng;		/* --rng: virtio-rng */
+	enum console_mode console;
+	const char *console_path;	/* CONSOLE_FILE */
+	bool dma_engine;	/* --dma-engine: the DMA-engine test device */
 	const char *dump_dtb;
 	const char *kvm_dev;	/* "/dev/kvm" */
 	int verbose;

@@ -18,6 +18,7 @@ struct acpi_pm;
 struct test_exit;
 struct pci_host;
 struct vtd;
+struct dma_engine;
 
 struct machine {
 	const struct vmm_config *cfg;
@@ -30,6 +31,7 @@ struct machine {
 	struct test_exit *test_exit;
 	struct pci_host *pci;
 	struct vtd *vtd;		/* NULL with --viommu off */
+	struct dma_engine *dma_engine;	/* --dma-engine */
 	void *dtb;
 	size_t dtb_len;
 	uint64_t rsdp;

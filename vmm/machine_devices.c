@@ -20,7 +20,6 @@
 #include "vmm/util.h"
 
 /* --dma-engine: one machine per process, so the device lives here rather than in struct machine. */
-static struct dma_engine *dma_engine;
 
 /* Port 0x80: POST codes. Guest programs write one as their first instruction (see vmm/stats.h). */
 #define PORT_POST_CODE 0x80
@@ -89,7 +88,7 @@ int machine_devices__init(struct machine *m)
 		return VMM_EXIT_ERROR;
 	if (m->cfg->viommu.enabled && machine__viommu_init(m))
 		return VMM_EXIT_ERROR;
-	if (m->cfg->dma_engine && !(dma_engine = dma_engine__create(m->pci)))
+	if (m->cfg->dma_engine && !(m->dma_engine = dma_engine__create(m->pci)))
 		return VMM_EXIT_ERROR;
 	/* The VMM is the firmware: give every BAR an address before the guest runs. */
 	if (pci_host__assign_resources(m->pci)) {
@@ -101,8 +100,8 @@ int machine_devices__init(struct machine *m)
 
 void machine_devices__exit(struct machine *m)
 {
-	dma_engine__destroy(dma_engine);
-	dma_engine = NULL;
+	dma_engine__destroy(m->dma_engine);
+	m->dma_engine = NULL;
 	if (m->pci)
 		pci_host__exit(m->pci);
 	if (m->vtd)

@@ -1,6 +1,8 @@
 #include "vmm/sys.h"
 
 #include <errno.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
 
@@ -67,3 +69,9 @@ int sys__kvm_get_lapic(int fd, struct kvm_lapic_state *l) { return sys__ioctl(fd
 int sys__kvm_set_lapic(int fd, const struct kvm_lapic_state *l) { return sys__ioctl(fd, KVM_SET_LAPIC, PTR(l), "KVM_SET_LAPIC"); }
 int sys__kvm_get_mp_state(int fd, struct kvm_mp_state *mp) { return sys__ioctl(fd, KVM_GET_MP_STATE, mp, "KVM_GET_MP_STATE"); }
 int sys__kvm_set_signal_mask(int fd, const struct kvm_signal_mask *m) { return sys__ioctl(fd, KVM_SET_SIGNAL_MASK, PTR(m), "KVM_SET_SIGNAL_MASK"); }
+
+int sys__tun_set_iff(int fd, struct ifreq *ifr) { return sys__ioctl(fd, TUNSETIFF, ifr, "TUNSETIFF"); }
+int sys__tun_set_vnet_hdr_sz(int fd, int size) { return sys__ioctl(fd, TUNSETVNETHDRSZ, &size, "TUNSETVNETHDRSZ"); }
+int sys__tun_set_offload(int fd, unsigned flags) { return sys__ioctl(fd, TUNSETOFFLOAD, VAL(flags), "TUNSETOFFLOAD"); }
+int sys__siocgifflags(int sock, struct ifreq *ifr) { return sys__ioctl(sock, SIOCGIFFLAGS, ifr, "SIOCGIFFLAGS"); }
+int sys__siocsifflags(int sock, const struct ifreq *ifr) { return sys__ioctl(sock, SIOCSIFFLAGS, PTR(ifr), "SIOCSIFFLAGS"); }

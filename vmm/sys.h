@@ -10,6 +10,8 @@
 #include <linux/kvm.h>
 #include <stdint.h>
 
+struct ifreq;
+
 /* The ioctl implementation; ioctl(2) by default, a fake in unit tests. Returns -1 and sets errno on error. */
 extern int (*sys__ioctl_fn)(int fd, unsigned long req, void *arg);
 
@@ -53,5 +55,12 @@ int sys__kvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *lapic);
 int sys__kvm_set_lapic(int vcpu_fd, const struct kvm_lapic_state *lapic);
 int sys__kvm_get_mp_state(int vcpu_fd, struct kvm_mp_state *mp);
 int sys__kvm_set_signal_mask(int vcpu_fd, const struct kvm_signal_mask *mask);
+
+/* /dev/net/tun (tap devices for virtio-net) and interface flags on a socket */
+int sys__tun_set_iff(int tun_fd, struct ifreq *ifr);
+int sys__tun_set_vnet_hdr_sz(int tun_fd, int size);
+int sys__tun_set_offload(int tun_fd, unsigned flags);
+int sys__siocgifflags(int sock, struct ifreq *ifr);
+int sys__siocsifflags(int sock, const struct ifreq *ifr);
 
 #endif

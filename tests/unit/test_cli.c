@@ -35,6 +35,45 @@ START_TEST(defaults)
 	ck_assert(!cfg.viommu.enabled);
 	ck_assert(cfg.viommu.fs1gp);
 	ck_assert_str_eq(cfg.kvm_dev, "/dev/kvm");
+	ck_assert_int_eq(cfg.ndisks, 0);
+	ck_assert_int_eq(cfg.nnets, 0);
+	ck_assert(!cfg.rng);
+	ck_assert_int_eq(cfg.console, CONSOLE_NONE);
+}
+END_TEST
+
+START_TEST(virtio_devices)
+{
+	static const uint8_t mac[6] = { 0x02, 0xab, 0xcd, 0xef, 0x01, 0x23 };
+
+	ck_assert_int_eq(parse("--disk a.img --disk /dev/sdx,readonly --disk=b.raw,direct,readonly "
+			       "--net tap=tap0 --net tap=vm1,mac=02:AB:cd:ef:01:23 --rng --console pty"), CLI_RUN);
+	ck_assert_int_eq(cfg.ndisks, 3);
+	ck_assert_str_eq(cfg.disks[0].path, "a.img");
+	ck_assert(!cfg.disks[0].readonly && !cfg.disks[0].direct);
+	ck_assert_str_eq(cfg.disks[1].path, "/dev/sdx");
+	ck_assert(cfg.disks[1].readonly && !cfg.disks[1].direct);
+	ck_assert_str_eq(cfg.disks[2].path, "b.raw");
+	ck_assert(cfg.disks[2].readonly && cfg.disks[2].direct);
+	ck_assert_int_eq(cfg.nnets, 2);
+	ck_assert_str_eq(cfg.nets[0].tap, "tap0");
+	ck_assert(!cfg.nets[0].has_mac);
+	ck_assert_str_eq(cfg.nets[1].tap, "vm1");
+	ck_assert(cfg.nets[1].has_mac);
+	ck_assert_mem_eq(cfg.nets[1].mac, mac, 6);
+	ck_assert(cfg.rng);
+	ck_assert_int_eq(cfg.console, CONSOLE_PTY);
+	ck_assert_int_eq(parse("--console file:/tmp/hvc0.log"), CLI_RUN);
+	ck_assert_int_eq(cfg.console, CONSOLE_FILE);
+	ck_assert_str_eq(cfg.console_path, "/tmp/hvc0.log");
+	ck_assert_int_eq(parse("--serial none --console stdio"), CLI_RUN);
+	ck_assert_int_eq(cfg.console, CONSOLE_STDIO);
+	ck_assert_int_eq(parse("--console stdio --serial file:/tmp/s"), CLI_RUN);
+	/* Eight disks fit, and the defaults come back for the next parse. */
+	ck_assert_int_eq(parse("--disk 1 --disk 2 --disk 3 --disk 4 --disk 5 --disk 6 --disk 7 --disk 8"), CLI_RUN);
+	ck_assert_int_eq(cfg.ndisks, 8);
+	ck_assert_int_eq(parse(""), CLI_RUN);
+	ck_assert_int_eq(cfg.ndisks, 0);
 }
 END_TEST
 
@@ -96,6 +135,29 @@ START_TEST(errors)
 	expect_error("--kernel", "--kernel needs an argument");
 	expect_error("--verbose=3", "takes no argument");
 	expect_error("--initrd x.cpio", "--initrd needs --kernel");
+	expect_error("--disk=,readonly", "--disk: ',readonly' has no image path");
+	expect_error("--disk x.img,rw", "--disk: unknown option 'rw' (PATH takes readonly, direct)");
+	expect_error("--disk x.img,", "--disk: unknown option ''");
+	expect_error("--disk 1 --disk 2 --disk 3 --disk 4 --disk 5 --disk 6 --disk 7 --disk 8 --disk 9",
+		     "--disk: at most 8 disks");
+	expect_error("--net tap=", "--net: '' is not an interface name");
+	expect_error("--net tap=a-very-long-ifname", "--net: 'a-very-long-ifname' is not an interface name");
+	expect_error("--net tap=../x", "not an interface name");
+	expect_error("--net mac=02:00:00:00:00:01", "--net: 'mac=02:00:00:00:00:01' names no tap device");
+	expect_error("--net tap=t0,mac=01:00:00:00:00:01", "--net: '01:00:00:00:00:01' is not a unicast MAC address");
+	expect_error("--net tap=t0,mac=00:00:00:00:00:00", "is not a unicast MAC");
+	expect_error("--net tap=t0,mac=02:00:00:00:00", "is not a unicast MAC");
+	expect_error("--net tap=t0,mac=02-00-00-00-00-01", "is not a unicast MAC");
+	expect_error("--net tap=t0,mac=02:00:00:00:00:0g", "is not a unicast MAC");
+	expect_error("--net tap=t0,queues=2", "--net: unknown option 'queues=2'");
+	expect_error("--net tap=t0 --net tap=t0", "--net: tap 't0' is used twice");
+	expect_error("--net tap=a --net tap=b --net tap=c --net tap=d --net tap=e", "--net: at most 4 network devices");
+	expect_error("--rng=1", "--rng takes no argument");
+	expect_error("--console tty", "--console: 'tty' is not pty, file:PATH or stdio");
+	expect_error("--console file:", "--console: 'file:' is not");
+	expect_error("--console pty --console pty", "--console: only one virtio console");
+	expect_error("--console stdio", "--console stdio needs --serial file:PATH or none");
+	expect_error("--serial stdio --console stdio", "COM1 already uses stdio");
 }
 END_TEST
 
@@ -115,6 +177,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, every_option);
 	tcase_add_test(tc, equals_form_and_sizes);
+	tcase_add_test(tc, virtio_devices);
 	tcase_add_test(tc, errors);
 	tcase_add_test(tc, help_and_version);
 	suite_add_tcase(s, tc);
