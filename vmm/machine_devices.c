@@ -17,6 +17,7 @@
 #include "vmm/layout.h"
 #include "vmm/log.h"
 #include "vmm/machine.h"
+#include "vmm/machine_virtio.h"
 #include "vmm/util.h"
 
 /* --dma-engine: one machine per process, so the device lives here rather than in struct machine. */
@@ -73,6 +74,7 @@ static int machine__viommu_init(struct machine *m)
 int machine_devices__init(struct machine *m)
 {
 	struct vm *vm = &m->vm;
+	int ret;
 
 	m->serial_fd = machine__serial_fd(m);
 	if (m->serial_fd == -2)
@@ -90,6 +92,9 @@ int machine_devices__init(struct machine *m)
 		return VMM_EXIT_ERROR;
 	if (m->cfg->dma_engine && !(m->dma_engine = dma_engine__create(m->pci)))
 		return VMM_EXIT_ERROR;
+	ret = machine_virtio__init(m);
+	if (ret)
+		return ret;
 	/* The VMM is the firmware: give every BAR an address before the guest runs. */
 	if (pci_host__assign_resources(m->pci)) {
 		pr_err("the PCI devices' BARs do not fit in the PCI windows");
@@ -102,6 +107,7 @@ void machine_devices__exit(struct machine *m)
 {
 	dma_engine__destroy(m->dma_engine);
 	m->dma_engine = NULL;
+	machine_virtio__exit(m);	/* before the host: the devices release their INTx lines through it */
 	if (m->pci)
 		pci_host__exit(m->pci);
 	if (m->vtd)

@@ -11,6 +11,10 @@
 #   // TEST-STDIN-LATE: more input                feed these lines
 #   // TEST-EXPECT: some output                   text that must appear in a line of the serial output
 #   // TEST-TIMEOUT: 30                           seconds (default 60); running out is a failure
+#   // TEST-DISK: 8M pattern                      a fresh disk image for each run, named disk.img, whose
+#                                                 64-bit little-endian word w of sector s is s * 256 + w;
+#                                                 @DISK@ in TEST-ARGS is its path
+#   // TEST-DISK-CHECK: SECTOR WORD HEX           after the run, that word of the image must be HEX
 #
 # Usage: tests/guest/run.sh [NAME...]   (from anywhere; NAME selects programs, "default" the default
 # guest). MINIVMM overrides ./minivmm; KVM_DEV (default /dev/kvm) is the device whose absence means skip. The ELFs are built with `make guests` first unless NO_BUILD=1.
@@ -54,6 +58,28 @@ now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
 
+# make_disk SIZE FILE: the TEST-DISK image (SIZE in MiB with an M suffix).
+make_disk() {
+	local mib=${1%M}
+
+	[[ "$1" =~ ^[0-9]+M$ ]] || return 1
+	perl -e 'my $n = shift; for my $s (0 .. $n * 2048 - 1) { print pack("Q<*", map { $s * 256 + $_ } 0 .. 63) }' \
+		"$mib" >"$2"
+}
+
+# check_disk FILE: every TEST-DISK-CHECK line of $src holds in FILE; prints the first that does not.
+check_disk() {
+	local sector word want got
+
+	while read -r sector word want; do
+		got=$(od -An -tx8 -v -j $((sector * 512 + word * 8)) -N 8 "$1" | tr -d ' ')
+		if [ "$got" != "$(printf '%016x' "0x$want")" ]; then
+			echo "sector $sector word $word is $got, expected $want"
+			return 1
+		fi
+	done < <(header "$src" TEST-DISK-CHECK)
+}
+
 # Wait (up to $3 seconds) until file $2 has a line containing $1 (carriage returns ignored).
 wait_for_line() {
 	local end=$(($(date +%s) + $3))
@@ -85,13 +111,21 @@ report_fail() {
 run_one() {
 	local label=$1 src=$2 elf=$3 argline=$4
 	local out="$work/out" err="$work/err" fifo="$work/stdin"
-	local expect_exit=0 tmo=60 trigger='' rc t0 t1 feeder=''
+	local expect_exit=0 tmo=60 trigger='' rc t0 t1 feeder='' disk='' why
 	local -a args=() stdin=() late=() expects=() cmd=()
 
 	if [ -n "$skip_reason" ]; then
 		skipped=$((skipped + 1))
 		echo "SKIP $label: $skip_reason"
 		return
+	fi
+	if [ -n "$src" ] && [ -n "$(header "$src" TEST-DISK)" ]; then
+		disk="$work/disk.img"
+		if ! make_disk "$(header "$src" TEST-DISK | awk '{print $1}')" "$disk"; then
+			report_fail "$label" "cannot make the TEST-DISK image" /dev/null /dev/null
+			return
+		fi
+		argline=${argline//@DISK@/$disk}
 	fi
 	if [ -n "$argline" ]; then
 		# xargs splits with shell-like quoting, without eval.
@@ -159,6 +193,10 @@ run_one() {
 			return
 		fi
 	done
+	if [ -n "$disk" ] && ! why=$(check_disk "$disk"); then
+		report_fail "$label" "disk image: $why" "$out" "$err"
+		return
+	fi
 	passed=$((passed + 1))
 	echo "PASS $label ($((t1 - t0)) ms)"
 }
