@@ -195,8 +195,10 @@ void vtd__mmio(void *opaque, uint64_t off, void *data, unsigned len, bool is_wri
 		memcpy(data, &vtd->reg[off / 4], len);
 	} else {
 		memcpy(lane, data, len);
-		pr_debug("vtd: write %#llx <- %#x%s%.0x", (unsigned long long)off, lane[0], len == 8 ? " hi " : "",
-			 len == 8 ? lane[1] : 0);
+		if (len == 8)
+			pr_debug("vtd: write %#llx <- %#x%08x", (unsigned long long)off, lane[1], lane[0]);
+		else
+			pr_debug("vtd: write %#llx <- %#x", (unsigned long long)off, lane[0]);
 		for (unsigned k = 0; k < len / 4; k++) {
 			unsigned i = off / 4 + k;
 

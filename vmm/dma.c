@@ -31,12 +31,9 @@ void *dma__map(struct dma_as *as, const struct dma_attrs *attrs, uint64_t addr, 
 	} else {
 		span = len;
 	}
-	ram = guest_mem__contig(as->mem, gpa);
+	hva = guest_mem__hva_contig(as->mem, gpa, &ram);
 	span = MIN(MIN(span, ram), (uint64_t)len);
-	if (!span)
-		return NULL;
-	hva = guest_mem__hva(as->mem, gpa, span);
-	if (!hva)
+	if (!hva || !span)
 		return NULL;
 	*contig = span;
 	return hva;

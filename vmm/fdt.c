@@ -100,8 +100,12 @@ static int fdt__pci(void *fdt, const struct machine *m)
 		{ 0x02000000ULL, LAYOUT_PCI_MMIO32_BASE, LAYOUT_PCI_MMIO32_SIZE },	/* 32-bit memory */
 		{ 0x03000000ULL, 0, LAYOUT_PCI_MMIO64_SIZE },				/* 64-bit memory */
 	};
-	uint64_t mmio64 = ALIGN_UP(MAX(m->vm.mem.ram_end, LAYOUT_HIGHMEM_BASE), GiB);
+	struct pci_windows w;
+	uint64_t mmio64;
 	int ret = 0;
+
+	pci_host__windows(m->pci, &w);
+	mmio64 = w.mmio64_base;
 
 	if (!fns)
 		return -FDT_ERR_NOSPACE;

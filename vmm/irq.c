@@ -31,7 +31,10 @@ static struct kvm_irq_routing_entry *irq__new_entry(struct irq_router *r)
 
 /*
  * KVM_CREATE_IRQCHIP installs default routes, but KVM_SET_GSI_ROUTING replaces the whole table, so the
- * router keeps its own copy: GSIs 0-15 to both PICs and the IOAPIC, 16-23 to the IOAPIC (as KVM does).
+ * router keeps its own copy: GSIs 0-15 to the PICs, and the IOAPIC pins as a PC wires them: ISA IRQ 0
+ * (the PIT) on pin 2, as the MADT's interrupt source override IRQ0->GSI2 tells the guest (QEMU and
+ * kvmtool do the same), IRQs 1-15 on pins 1-15, GSIs 16-23 on pins 16-23. GSI 2 is the PIC cascade and
+ * has no IOAPIC route of its own.
  */
 static void irq__default_routes(struct irq_router *r)
 {
@@ -46,10 +49,12 @@ static void irq__default_routes(struct irq_router *r)
 					       .pin = gsi % PIC_PINS },
 			};
 		}
+		if (gsi == 2)
+			continue;
 		e = irq__new_entry(r);
 		*e = (struct kvm_irq_routing_entry){
 			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi },
+			.u.irqchip = { .irqchip = KVM_IRQCHIP_IOAPIC, .pin = gsi ? gsi : 2 },
 		};
 	}
 	r->next_gsi = IOAPIC_PINS;
@@ -63,8 +68,10 @@ int irq__init(struct vm *vm)
 
 	pthread_mutex_init(&r->lock, NULL);
 	r->table = calloc(1, sizeof(*r->table) + IRQ_MAX_ROUTES * sizeof(r->table->entries[0]));
-	if (!r->table)
+	if (!r->table) {
+		pr_err("interrupt routing: out of memory");
 		return -ENOMEM;
+	}
 	ret = sys__kvm_create_irqchip(vm->vm_fd);
 	if (ret < 0)
 		goto fail;

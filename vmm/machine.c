@@ -131,6 +131,7 @@ int machine__init(struct machine *m, const struct vmm_config *cfg)
 	m->cfg = cfg;
 	m->serial_fd = -1;
 	m->vm.kvm_fd = m->vm.vm_fd = -1;	/* so machine__exit() is safe after any failure */
+	m->input_wake = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	if (cfg->verbose)
@@ -179,37 +180,35 @@ out:
 
 static void machine__input_ready(void *opaque)
 {
+	struct machine *m = opaque;
 	uint64_t one = 1;
-	int fd = *(int *)opaque;
 
-	if (write(fd, &one, sizeof(one)) < 0) {
-		/* the eventfd counter cannot overflow here; nothing to do */
+	if (write(m->input_wake, &one, sizeof(one)) < 0) {
+		/* the counter cannot overflow: nothing to do */
 	}
 }
 
 /*
  * The input thread: host stdin to the guest's console. When the UART's receive FIFO is full it stops
- * reading stdin (so nothing is lost) until the guest drains the FIFO and the UART says so.
+ * reading stdin (so nothing is lost) until the guest drains the FIFO and the UART says so through
+ * m->input_wake; the same eventfd tells the thread to end once the machine has stopped.
  */
 static void *machine__input_thread(void *arg)
 {
 	struct machine *m = arg;
 	uint8_t buf[256];
 	size_t have = 0, off = 0;
-	int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	pthread_setname_np(pthread_self(), "input");
-	if (wake < 0)
-		return NULL;
-	machine_devices__console_on_ready(m, machine__input_ready, &wake);
-	for (;;) {
-		struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = have ? 0 : POLLIN },
-				       { .fd = wake, .events = POLLIN } };
+	while (!m->vm.stopping) {
+		/* A negative fd is ignored by poll: while input waits, a closed pipe's POLLHUP must not spin. */
+		struct pollfd p[2] = { { .fd = have ? -1 : STDIN_FILENO, .events = POLLIN },
+				       { .fd = m->input_wake, .events = POLLIN } };
 		uint64_t cnt;
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents & POLLIN && read(wake, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		if (p[1].revents & POLLIN && read(m->input_wake, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
 			break;
 		if (!have && (p[0].revents & (POLLIN | POLLHUP))) {
 			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
@@ -220,7 +219,7 @@ static void *machine__input_thread(void *arg)
 			}
 			have = n;
 			off = 0;
-		} else if (!have && (p[0].revents & POLLNVAL)) {
+		} else if (!have && (p[0].revents & (POLLNVAL | POLLERR))) {
 			break;
 		}
 		if (have) {
@@ -229,9 +228,22 @@ static void *machine__input_thread(void *arg)
 			have -= took;
 		}
 	}
-	machine_devices__console_on_ready(m, NULL, NULL);
-	close(wake);
 	return NULL;
+}
+
+static bool machine__start_input(struct machine *m, pthread_t *thread)
+{
+	m->input_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->input_wake < 0) {
+		pr_warn("no console input: eventfd: %s", strerror(errno));
+		return false;
+	}
+	machine_devices__console_on_ready(m, machine__input_ready, m);
+	if (pthread_create(thread, NULL, machine__input_thread, m)) {
+		pr_warn("no console input: cannot start the input thread");
+		return false;
+	}
+	return true;
 }
 
 int machine__run(struct machine *m)
@@ -241,7 +253,7 @@ int machine__run(struct machine *m)
 
 	if (m->cfg->serial == SERIAL_STDIO) {
 		term__raw(STDIN_FILENO);
-		have_input = pthread_create(&input, NULL, machine__input_thread, m) == 0;
+		have_input = machine__start_input(m, &input);
 	}
 	for (int i = 0; i < m->ncpus; i++) {
 		if (vcpu__start(&m->vcpus[i])) {
@@ -260,7 +272,7 @@ int machine__run(struct machine *m)
 		if (m->vcpus[i].thread)
 			pthread_join(m->vcpus[i].thread, NULL);
 	if (have_input) {
-		pthread_cancel(input);
+		machine__input_ready(m);	/* vm.stopping is set: the thread ends */
 		pthread_join(input, NULL);
 	}
 	term__restore();
@@ -277,6 +289,8 @@ int machine__run(struct machine *m)
 void machine__exit(struct machine *m)
 {
 	machine_devices__exit(m);
+	if (m->input_wake >= 0)
+		close(m->input_wake);
 	for (int i = 0; i < m->ncpus; i++)
 		vcpu__exit(&m->vcpus[i]);
 	free(m->dtb);

@@ -37,6 +37,7 @@ struct machine {
 	uint64_t rsdp;
 	struct boot_entry entry;
 	int serial_fd;			/* where COM1 output goes, -1 for none */
+	int input_wake;			/* eventfd: console can take input again, or the input thread must end */
 
 	pthread_mutex_t lock;		/* protects the stop state below */
 	pthread_cond_t cond;

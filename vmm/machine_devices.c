@@ -63,8 +63,12 @@ static int machine__viommu_init(struct machine *m)
 	struct vtd_options opt = { .fs1gp = m->cfg->viommu.fs1gp };
 
 	m->vtd = vtd__create(&vm->mem, &opt, machine__vtd_msi, vm);
-	if (!m->vtd || bus__register(&vm->mmio, LAYOUT_VTD_BASE, LAYOUT_VTD_SIZE, vtd__mmio, m->vtd, "vtd")) {
-		pr_err("cannot create the virtual VT-d unit");
+	if (!m->vtd) {
+		pr_err("cannot create the virtual VT-d unit: %s", strerror(errno));
+		return VMM_EXIT_ERROR;
+	}
+	if (bus__register(&vm->mmio, LAYOUT_VTD_BASE, LAYOUT_VTD_SIZE, vtd__mmio, m->vtd, "vtd")) {
+		pr_err("cannot register the virtual VT-d unit at %#llx", LAYOUT_VTD_BASE);
 		return VMM_EXIT_ERROR;
 	}
 	pci_host__set_translator(m->pci, vtd__translator(m->vtd));
@@ -86,8 +90,10 @@ int machine_devices__init(struct machine *m)
 	m->pci = pci_host__init(vm);
 	if (!m->serial || !m->reset || !m->pm || !m->test_exit || !m->pci)
 		return VMM_EXIT_ERROR;
-	if (bus__register(&vm->pio, PORT_POST_CODE, 1, post_code_io, NULL, "post-code"))
+	if (bus__register(&vm->pio, PORT_POST_CODE, 1, post_code_io, NULL, "post-code")) {
+		pr_err("cannot register the POST-code port");
 		return VMM_EXIT_ERROR;
+	}
 	if (m->cfg->viommu.enabled && machine__viommu_init(m))
 		return VMM_EXIT_ERROR;
 	if (m->cfg->dma_engine && !(m->dma_engine = dma_engine__create(m->pci)))
@@ -150,7 +156,7 @@ void machine_devices__acpi_config(const struct machine *m, struct acpi_config *c
 	cfg->com1_port = PORT_COM1;
 	cfg->com1_irq = IRQ_COM1;
 	cfg->dmar = m->vtd != NULL;
-	cfg->haw = 48;
+	cfg->haw = VTD_HOST_ADDR_WIDTH;
 	cfg->dmar_base = LAYOUT_VTD_BASE;
 	/*
 	 * DRHD device scopes: every PCI function, the host bridge included (as QEMU does). Linux ignores a

@@ -40,6 +40,24 @@ static inline void *guest_mem__hva(const struct guest_mem *mem, uint64_t gpa, ui
 	return NULL;
 }
 
+/*
+ * Host pointer for @gpa and, in *@avail, the bytes of RAM from there to the end of its region; NULL and
+ * 0 if @gpa is not RAM. One scan of the regions: the DMA path uses it for every page.
+ */
+static inline void *guest_mem__hva_contig(const struct guest_mem *mem, uint64_t gpa, uint64_t *avail)
+{
+	for (int i = 0; i < mem->nr; i++) {
+		const struct mem_region *r = &mem->r[i];
+		uint64_t off = gpa - r->gpa;
+		if (gpa >= r->gpa && off < r->size) {
+			*avail = r->size - off;
+			return r->hva + off;
+		}
+	}
+	*avail = 0;
+	return NULL;
+}
+
 /* Bytes of RAM available from @gpa to the end of its region (0 if @gpa is not RAM). */
 uint64_t guest_mem__contig(const struct guest_mem *mem, uint64_t gpa);
 

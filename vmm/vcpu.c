@@ -203,8 +203,9 @@ static void *vcpu__thread(void *arg)
 				continue;
 			}
 			char what[96];
-			snprintf(what, sizeof(what), "KVM_RUN: %s", strerror(-ret));
-			vcpu__crash(vcpu, what);
+			/* A host ioctl failure, not a guest crash: VMM_EXIT_ERROR. */
+			snprintf(what, sizeof(what), "vCPU %d: KVM_RUN: %s", vcpu->id, strerror(-ret));
+			vcpu->vm->stop(vcpu->vm, VMM_EXIT_ERROR, what);
 			break;
 		}
 		if (!vcpu__handle_exit(vcpu))

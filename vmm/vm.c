@@ -40,8 +40,10 @@ static int vm__get_cpuid(struct vm *vm)
 	int ret;
 
 	vm->supported_cpuid = calloc(1, sz);
-	if (!vm->supported_cpuid)
+	if (!vm->supported_cpuid) {
+		pr_err("reading the supported CPUID: out of memory");
 		return -ENOMEM;
+	}
 	vm->supported_cpuid->nent = VM_MAX_CPUID_ENTRIES;
 	ret = sys__kvm_get_supported_cpuid(vm->kvm_fd, vm->supported_cpuid);
 	return ret < 0 ? vm__fail("reading the supported CPUID", ret) : 0;
@@ -87,7 +89,10 @@ int vm__init(struct vm *vm, const char *dev, uint64_t mem_size)
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(required_caps); i++) {
-		if (sys__kvm_check_extension(vm->kvm_fd, required_caps[i].cap) <= 0) {
+		ret = sys__kvm_check_extension(vm->kvm_fd, required_caps[i].cap);
+		if (ret < 0)
+			return vm__fail(dev, ret);
+		if (ret == 0) {
 			pr_err("%s: the host KVM lacks %s", dev, required_caps[i].name);
 			return -EOPNOTSUPP;
 		}

@@ -43,9 +43,19 @@ START_TEST(init_on_a_capable_host)
 	ck_assert_int_eq(init_capturing(&vm, "/dev/null", 64 << 20), 0);
 	ck_assert_int_eq(vm.vm_fd, FAKE_KVM_VM_FD);
 	ck_assert_uint_eq(vm.mem.ram_size, 64 << 20);
-	/* Default routes: GSI 0-15 to a PIC and the IOAPIC, 16-23 to the IOAPIC. */
+	/*
+	 * Default routes: GSI 0-15 to a PIC, every GSI but the cascade (2) to the IOAPIC, and the PIT's
+	 * GSI 0 on IOAPIC pin 2 as the MADT override says.
+	 */
 	ck_assert_uint_eq(fake_kvm.nr_routing_sets, 1);
-	ck_assert_uint_eq(fake_kvm.nr_routes, 16 + IOAPIC_PINS);
+	ck_assert_uint_eq(fake_kvm.nr_routes, 16 + IOAPIC_PINS - 1);
+	for (unsigned i = 0; i < fake_kvm.nr_routes; i++) {
+		const struct kvm_irq_routing_entry *e = &fake_kvm.routes[i];
+		if (e->u.irqchip.irqchip != KVM_IRQCHIP_IOAPIC)
+			continue;
+		ck_assert_uint_ne(e->gsi, 2);
+		ck_assert_uint_eq(e->u.irqchip.pin, e->gsi ? e->gsi : 2);
+	}
 	ck_assert_str_eq(captured, "");
 	vm.kvm_fd = vm.vm_fd = -1; /* fake descriptors: nothing to close */
 	vm__exit(&vm);
@@ -106,7 +116,7 @@ START_TEST(msi_routes_and_lines)
 
 	gsi = irq__add_msi_route(vm, 0xfee00000, 0x4041);
 	ck_assert_int_eq(gsi, IOAPIC_PINS);
-	ck_assert_uint_eq(fake_kvm.nr_routes, 16 + IOAPIC_PINS + 1);
+	ck_assert_uint_eq(fake_kvm.nr_routes, 16 + IOAPIC_PINS - 1 + 1);
 	ck_assert_uint_eq(fake_kvm.routes[fake_kvm.nr_routes - 1].u.msi.data, 0x4041);
 	ck_assert_int_eq(irq__update_msi_route(vm, gsi, 0xfee01000, 0x42), 0);
 	ck_assert_uint_eq(fake_kvm.routes[fake_kvm.nr_routes - 1].u.msi.address_lo, 0xfee01000);
