@@ -15,6 +15,11 @@
  *           QWordMemory (... 0x100000000, 0x40FFFFFFFF ...)  // 64-bit BAR window
  *         })
  *         Method (_OSC, 4) { ... grant every requested PCIe feature ... }
+ *         Name (_PRT, Package (124) {                      // slots 1..31 x INTA..INTD
+ *           Package (4) { 0x0001FFFF, Zero, Zero, 0x11 }   // slot 1 INTA -> GSI 17
+ *           ...
+ *           Package (4) { 0x001FFFFF, 0x03, Zero, 0x12 }   // slot 31 INTD -> GSI 18
+ *         })
  *       }
  *       Device (MRES) {                          // motherboard resources: the ECAM
  *         Name (_HID, EisaId ("PNP0C02"))
@@ -47,6 +52,14 @@
  *   it accepts a Memory32Fixed or a memory address-space descriptor covering the whole region.
  * - The MMIO windows are NonCacheable (not prefetchable): Linux never places a non-prefetchable
  *   BAR in a prefetchable window, while any BAR may go in a non-prefetchable one.
+ * - _PRT maps every slot's INTA..INTD straight to a GSI (Source Zero, 6.2.13), no PCI interrupt
+ *   link devices: the four INTx lines are wired to IOAPIC inputs 16..19 with the swizzle of
+ *   pci_host__intx_gsi(), which also fills each device's Interrupt Line, so _PRT and the config
+ *   space agree. Without a _PRT Linux cannot route INTx ("can't derive routing for PCI INT A") and
+ *   drivers that do not use MSI get no interrupt. The table lists all 31 device slots, not only the
+ *   populated ones: it is fixed AML (about 1.5 KiB), and a device added later still routes. With a
+ *   GSI source the interrupt is level-triggered, active-low (6.2.13); KVM's IOAPIC ignores the
+ *   polarity, so the active-high line the device models drive works.
  * - _OSC grants every control the OS requests (native PCIe hotplug, PME, AER, PCIe capability,
  *   LTR, DPC): there is no firmware that wants to keep any. Without _OSC Linux logs "_OSC failed
  *   (AE_NOT_FOUND); disabling ASPM" and keeps PCIe services off.
@@ -56,6 +69,7 @@
 
 #include "acpi/acpi_internal.h"
 #include "acpi/aml.h"
+#include "devices/pci-host.h"
 #include "vmm/layout.h"
 
 /* PCI Firmware Specification 3.3, 4.5.1: _OSC for PCI host bridges. */
@@ -129,6 +143,35 @@ static void dsdt__pci_osc(struct aml *a)
 	aml__end(a, method);
 }
 
+/* _PRT entries: device slots 1..31 (slot 0 is the host bridge, which has no interrupt pin) x 4 pins. */
+#define PRT_FIRST_SLOT	1
+#define PRT_NR_SLOTS	31
+#define PRT_PINS	4
+
+/*
+ * Name (_PRT, Package { Package { Address, Pin, Source, Source Index } ... }) (ACPI 6.5 6.2.13):
+ * Address 0xSSSSFFFF = slot SSSS, any function; Pin 0 = INTA .. 3 = INTD (the Interrupt Pin
+ * register minus 1); Source Zero: Source Index is the GSI.
+ */
+static void dsdt__pci_prt(struct aml *a)
+{
+	size_t prt, ent;
+
+	aml__name(a, "_PRT");
+	prt = aml__package_begin(a, PRT_NR_SLOTS * PRT_PINS);
+	for (unsigned slot = PRT_FIRST_SLOT; slot < PRT_FIRST_SLOT + PRT_NR_SLOTS; slot++) {
+		for (unsigned pin = 0; pin < PRT_PINS; pin++) {
+			ent = aml__package_begin(a, 4);
+			aml__int(a, (uint64_t)slot << 16 | 0xFFFF);
+			aml__int(a, pin);
+			aml__int(a, 0);
+			aml__int(a, pci_host__intx_gsi(slot, pin + 1));
+			aml__end(a, ent);
+		}
+	}
+	aml__end(a, prt);
+}
+
 static void dsdt__pci0(struct aml *a, const struct acpi_config *cfg)
 {
 	size_t dev = aml__device_begin(a, "PCI0");
@@ -145,6 +188,7 @@ static void dsdt__pci0(struct aml *a, const struct acpi_config *cfg)
 	aml__int(a, 0);
 	dsdt__pci_crs(a, cfg);
 	dsdt__pci_osc(a);
+	dsdt__pci_prt(a);
 	aml__end(a, dev);
 }
 

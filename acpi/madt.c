@@ -47,8 +47,10 @@ uint64_t acpi__build_madt(struct acpi_builder *b, const struct acpi_config *cfg)
 
 	/*
 	 * ISA IRQ 0 (the PIT) arrives at IOAPIC pin 2, as on PCs where pin 0 carries the 8259's
-	 * ExtINT (KVM's default routing sends GSI 0 to IOAPIC pin 2 for this reason): edge, active
-	 * high (the ISA defaults, spelled out).
+	 * ExtINT: edge, active high (the ISA defaults, spelled out). This is not KVM's default
+	 * routing (KVM_CREATE_IRQCHIP sends GSI n to IOAPIC pin n, so the PIT's GSI 0 would reach
+	 * pin 0): vmm/irq.c installs GSI 0 -> pin 2 and no IOAPIC route for GSI 2, as QEMU and
+	 * kvmtool do, to match this override. tests/guest/pit.c checks the two agree.
 	 */
 	ovr = (struct acpi_madt_int_src_ovr *)(io + 1);
 	ovr->sub.type = ACPI_MADT_TYPE_INT_SRC_OVR;

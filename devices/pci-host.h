@@ -10,8 +10,9 @@
  *   MCFG: base LAYOUT_PCI_ECAM_BASE, segment 0, buses 0..PCI_HOST_LAST_BUS (= 0).
  *   E820 or a PNP0C02 _CRS: reserve [LAYOUT_PCI_ECAM_BASE, +1 MiB), or Linux refuses MMCONFIG.
  *   PCI0 _CRS: bus 0..0, I/O 0xCF8-0xCFF, the I/O window, the 32-bit and 64-bit memory windows.
- *   PCI0 _PRT: slot s, pin p (0 = INTA) -> GSI PCI_INTX_GSI_BASE + ((s + p) & 3), level, active high
- *   as far as KVM is concerned (KVM's IOAPIC ignores polarity); pci_host__intx_gsi() computes it.
+ *   PCI0 _PRT: slot s, _PRT pin p (0 = INTA .. 3 = INTD, ACPI's numbering) -> GSI
+ *   pci_host__intx_gsi(s, p + 1) = PCI_INTX_GSI_BASE + ((s + p) & 3), level; active high as far as
+ *   KVM is concerned (KVM's IOAPIC ignores polarity). acpi/dsdt.c writes it.
  */
 #ifndef MINIVMM_DEVICES_PCI_HOST_H
 #define MINIVMM_DEVICES_PCI_HOST_H
@@ -41,7 +42,8 @@ struct pci_host;
 /* INTx: four IOAPIC inputs shared by the slots with the usual swizzle. */
 #define PCI_INTX_GSI_BASE	16
 #define PCI_INTX_NR_GSI		4
-static inline unsigned pci_host__intx_gsi(unsigned slot, unsigned pin /* 1 = INTA .. 4 = INTD */)
+/* @pin as in the Interrupt Pin register: 1 = INTA .. 4 = INTD (a _PRT pin + 1). */
+static inline unsigned pci_host__intx_gsi(unsigned slot, unsigned pin)
 {
 	return PCI_INTX_GSI_BASE + ((slot + pin - 1) & 3);
 }

@@ -42,10 +42,24 @@ static void cache_unlock(struct vtd *vtd)
 	pthread_mutex_unlock(&vtd->cache_lock);
 }
 
-/* Any invalidation: a walk that started before it must not insert what it read (see vtd.c). */
-static void inv_bump(struct vtd_caches *c)
+/*
+ * The end of every invalidation: bump inv_seq once the entries are gone, then drop the lock.
+ *
+ * After, not before: a translation that reads the new inv_seq (acquire, pairing with this release)
+ * then sees the caches without the dropped entries, so whatever it puts in its L0 under that
+ * number is current. One that read the old number may still hit an old entry, but its L0 entry
+ * (and any insert it tries: inserts compare inv_seq under cache_lock) dies with this bump.
+ * Bumping first, a translation could read the new number, hit the entry before its removal and
+ * keep it in its L0 under that number, past the end of the invalidation.
+ * No bump is needed at the start as well: inserts take cache_lock, so one either runs before the
+ * invalidation (and its entry is removed) or after the bump (and is refused).
+ */
+static void inv_done_unlock(struct vtd *vtd)
 {
+	struct vtd_caches *c = &vtd->caches;
+
 	__atomic_store_n(&c->inv_seq, c->inv_seq + 1, __ATOMIC_RELEASE);
+	cache_unlock(vtd);
 }
 
 static void slot_write(struct vtd_slot *s, uint32_t gen, uint64_t key, uint64_t w0, uint64_t w1)
@@ -268,9 +282,8 @@ out:
 void vtd_iotlb__flush_all(struct vtd *vtd)
 {
 	cache_lock(vtd);
-	inv_bump(&vtd->caches);
 	tlb_gen_bump(&vtd->caches.tlb);
-	cache_unlock(vtd);
+	inv_done_unlock(vtd);
 }
 
 void vtd_iotlb__flush_did(struct vtd *vtd, uint16_t did)
@@ -279,14 +292,13 @@ void vtd_iotlb__flush_did(struct vtd *vtd, uint16_t did)
 	struct vtd_tlb_list *l;
 
 	cache_lock(vtd);
-	inv_bump(&vtd->caches);
 	l = dl_head(t, did);
 	for (int32_t i = l->first, next; i >= 0; i = next) {
 		next = t->e[i].dnext;
 		if (tag_did(t->e[i].tag) == did)
 			tlb_unlink(t, i);
 	}
-	cache_unlock(vtd);
+	inv_done_unlock(vtd);
 }
 
 void vtd_iotlb__flush_pasid(struct vtd *vtd, uint16_t did, uint32_t pasid)
@@ -295,7 +307,6 @@ void vtd_iotlb__flush_pasid(struct vtd *vtd, uint16_t did, uint32_t pasid)
 	struct vtd_tlb_list *l;
 
 	cache_lock(vtd);
-	inv_bump(&vtd->caches);
 	l = pl_head(t, did, pasid);
 	for (int32_t i = l->first, next; i >= 0; i = next) {
 		uint64_t tag = t->e[i].tag;
@@ -304,7 +315,7 @@ void vtd_iotlb__flush_pasid(struct vtd *vtd, uint16_t did, uint32_t pasid)
 		if (tag_did(tag) == did && tag_pasid(tag) == pasid)
 			tlb_unlink(t, i);
 	}
-	cache_unlock(vtd);
+	inv_done_unlock(vtd);
 }
 
 /*
@@ -319,7 +330,6 @@ void vtd_iotlb__flush_range(struct vtd *vtd, uint16_t did, uint32_t pasid, uint6
 	struct vtd_tlb_list *l;
 
 	cache_lock(vtd);
-	inv_bump(&vtd->caches);
 	l = pl_head(t, did, pasid);
 	if (l->count <= (1ULL << am)) {
 		for (int32_t i = l->first, next; i >= 0; i = next) {
@@ -350,7 +360,7 @@ void vtd_iotlb__flush_range(struct vtd *vtd, uint16_t did, uint32_t pasid, uint6
 		}
 	}
 out:
-	cache_unlock(vtd);
+	inv_done_unlock(vtd);
 }
 
 unsigned vtd_iotlb__count(struct vtd *vtd)
@@ -402,7 +412,6 @@ void vtd_ctx_cache__flush_sid(struct vtd *vtd, uint16_t sid, unsigned fm)
 	uint16_t mask = ~(((1u << fm) - 1) << (3 - fm));
 
 	cache_lock(vtd);
-	inv_bump(c);
 	for (unsigned i = 0; i < VTD_CTX_SLOTS; i++) {
 		struct vtd_slot *s = &c->ctx[i];
 
@@ -415,7 +424,7 @@ void vtd_ctx_cache__flush_sid(struct vtd *vtd, uint16_t sid, unsigned fm)
 		if (s->key && s->gen == c->pc_gen && ((uint16_t)s->key & mask) == (sid & mask))
 			slot_write(s, 0, 0, 0, 0);
 	}
-	cache_unlock(vtd);
+	inv_done_unlock(vtd);
 }
 
 /* Global context-cache invalidation; the PASID cache holds context bits, so it goes too. */
@@ -424,10 +433,9 @@ void vtd_ctx_cache__flush_all(struct vtd *vtd)
 	struct vtd_caches *c = &vtd->caches;
 
 	cache_lock(vtd);
-	inv_bump(c);
 	slots_gen_bump(c->ctx, VTD_CTX_SLOTS, &c->ctx_gen);
 	slots_gen_bump(c->pc, VTD_PC_SLOTS, &c->pc_gen);
-	cache_unlock(vtd);
+	inv_done_unlock(vtd);
 }
 
 /* PASID-cache invalidation: @match 0 is global, else by DID (and PASID). */
@@ -436,7 +444,6 @@ void vtd_pc__flush(struct vtd *vtd, unsigned match, uint16_t did, uint32_t pasid
 	struct vtd_caches *c = &vtd->caches;
 
 	cache_lock(vtd);
-	inv_bump(c);
 	if (!match) {
 		slots_gen_bump(c->pc, VTD_PC_SLOTS, &c->pc_gen);
 	} else {
@@ -451,7 +458,7 @@ void vtd_pc__flush(struct vtd *vtd, unsigned match, uint16_t did, uint32_t pasid
 				slot_write(s, 0, 0, 0, 0);
 		}
 	}
-	cache_unlock(vtd);
+	inv_done_unlock(vtd);
 }
 
 void vtd_cache__flush_all(struct vtd *vtd)
@@ -459,11 +466,10 @@ void vtd_cache__flush_all(struct vtd *vtd)
 	struct vtd_caches *c = &vtd->caches;
 
 	cache_lock(vtd);
-	inv_bump(c);
 	slots_gen_bump(c->ctx, VTD_CTX_SLOTS, &c->ctx_gen);
 	slots_gen_bump(c->pc, VTD_PC_SLOTS, &c->pc_gen);
 	tlb_gen_bump(&c->tlb);
-	cache_unlock(vtd);
+	inv_done_unlock(vtd);
 }
 
 static uint32_t pow2_at_least(unsigned n)

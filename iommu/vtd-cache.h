@@ -10,8 +10,11 @@
  * Readers never lock. Every slot and IOTLB bucket is a seqlock (odd sequence = being written); readers
  * copy what they need, then check the sequence did not move. A generation number drops a whole cache
  * at once: slots and buckets of an older generation read as empty. Only successful lookups are cached.
- * In front of all this, vtd.c keeps a per-thread L0 of recent translations, valid while inv_seq (bumped
- * by every invalidation) stays the same.
+ * In front of all this, vtd.c keeps a per-thread L0 of recent translations, valid while inv_seq stays
+ * the same. Every invalidation bumps inv_seq once, at its end, after removing the entries and still
+ * under cache_lock: a translation that read the new value can no longer find what was invalidated, so
+ * nothing it saves under that value is stale; what was saved under an older value (L0 entries,
+ * inserts of walks that began before) is void (vtd-cache.c: inv_done_unlock()).
  */
 #ifndef MINIVMM_VTD_CACHE_H
 #define MINIVMM_VTD_CACHE_H
@@ -89,7 +92,7 @@ struct vtd_iotlb {
 };
 
 struct vtd_caches {
-	uint64_t inv_seq;		/* bumped by every invalidation: a walk racing one must not insert */
+	uint64_t inv_seq;		/* bumped at the end of every invalidation (see above) */
 	uint32_t ctx_gen, pc_gen;
 	struct vtd_slot ctx[VTD_CTX_SLOTS];
 	struct vtd_slot pc[VTD_PC_SLOTS];

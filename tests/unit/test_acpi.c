@@ -7,7 +7,8 @@
  * - -ENOSPC for every too-small buffer (exact-size heap buffers: ASan catches overruns), -EINVAL
  *   for configurations the tables cannot describe;
  * - byte-for-byte equality with tests/golden/acpi/<config>/<SIG>.dat (regenerate with
- *   `make golden`); the repository is found from $MINIVMM_SRCDIR or the current directory up.
+ *   `make golden`); the repository is found from $MINIVMM_SRCDIR or the current directory up;
+ * - the DSDT's \_SB.PCI0._PRT, decoded from the AML, against the host bridge's INTx swizzle.
  *
  * test_acpi_iasl.c checks the same tables with iasl and acpiexec.
  */
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/pci-host.h"
 #include "tests/unit/acpi_test.h"
 #include "tests/unit/check_main.h"
 #include "vmm/util.h"
@@ -436,6 +438,113 @@ START_TEST(test_dsdt_content)
 }
 END_TEST
 
+/* AML PkgLength (ACPI 6.5 20.2.4) at @p, at most @room bytes: its size in bytes (0 if malformed). */
+static size_t aml_pkglen(const uint8_t *p, size_t room, uint32_t *len)
+{
+	size_t n = (p[0] >> 6) + 1;
+
+	if (!room || n > room || (n > 1 && (p[0] & 0x30)))
+		return 0;
+	*len = n == 1 ? p[0] & 0x3F : p[0] & 0x0F;
+	for (size_t i = 1; i < n; i++)
+		*len |= (uint32_t)p[i] << (4 + 8 * (i - 1));
+	return n;
+}
+
+/* AML integer (Zero, One, Byte/Word/DWord/QWord Const, 20.2.3) at @p: its size (0 if not one). */
+static size_t aml_integer(const uint8_t *p, size_t room, uint64_t *v)
+{
+	static const uint8_t sizes[] = { [0x0A] = 1, [0x0B] = 2, [0x0C] = 4, [0x0E] = 8 };
+	size_t n;
+
+	if (!room)
+		return 0;
+	if (p[0] == 0x00 || p[0] == 0x01) {
+		*v = p[0];
+		return 1;
+	}
+	if (p[0] >= sizeof(sizes) || !sizes[p[0]] || 1 + (size_t)sizes[p[0]] > room)
+		return 0;
+	n = sizes[p[0]];
+	*v = 0;
+	for (size_t i = 0; i < n; i++)
+		*v |= (uint64_t)p[1 + i] << (8 * i);
+	return 1 + n;
+}
+
+/*
+ * \_SB.PCI0._PRT (ACPI 6.5 6.2.13), decoded from the AML: inside Device (PCI0), a Package of 124
+ * Packages { slot << 16 | 0xFFFF, pin, Zero, GSI } for slots 1..31 and pins 0..3 (INTA..INTD), in
+ * that order, each GSI 16 + ((slot + pin) & 3) and equal to what the host bridge writes to the
+ * device's Interrupt Line (pci_host__intx_gsi, which counts pins from 1).
+ */
+static void check_prt(const struct acpi_test_table *d)
+{
+	static const uint8_t pci0[] = { 0x5B, 0x82 }, prt[] = { 0x08, '_', 'P', 'R', 'T', 0x12 };
+	const uint8_t *p, *end = d->p + d->len, *dev = NULL, *dev_end = NULL, *pkg_end;
+	uint32_t len;
+	size_t n;
+
+	/* Device (PCI0): ExtOp DeviceOp PkgLength "PCI0". */
+	for (p = d->p + 36; (p = memmem(p, end - p, pci0, sizeof(pci0))); p++) {
+		n = aml_pkglen(p + 2, end - p - 2, &len);
+		if (n && p + 2 + n + 4 <= end && !memcmp(p + 2 + n, "PCI0", 4)) {
+			dev = p;
+			dev_end = p + 2 + len;
+			break;
+		}
+	}
+	ck_assert_msg(dev && dev_end <= end, "no Device (PCI0) in the DSDT");
+	p = memmem(dev, dev_end - dev, prt, sizeof(prt));
+	ck_assert_msg(p, "no Name (_PRT, Package) in Device (PCI0)");
+	ck_assert_msg(!memmem(p + 1, end - p - 1, prt, sizeof(prt)), "two _PRT packages");
+
+	p += sizeof(prt);
+	n = aml_pkglen(p, dev_end - p, &len);
+	ck_assert(n);
+	pkg_end = p + len;
+	ck_assert(pkg_end <= dev_end);
+	p += n;
+	ck_assert_uint_eq(*p++, 124);				/* NumElements */
+	for (unsigned slot = 1; slot <= 31; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			uint64_t want[4] = { slot << 16 | 0xFFFF, pin, 0, 16 + ((slot + pin) & 3) }, v;
+			const uint8_t *e_end;
+
+			ck_assert_msg(p < pkg_end && *p == 0x12, "_PRT entry %u.%u: not a Package", slot, pin);
+			n = aml_pkglen(p + 1, pkg_end - p - 1, &len);
+			ck_assert(n);
+			e_end = p + 1 + len;
+			ck_assert(e_end <= pkg_end);
+			p += 1 + n;
+			ck_assert_uint_eq(*p++, 4);
+			for (int i = 0; i < 4; i++) {
+				n = aml_integer(p, e_end - p, &v);
+				ck_assert_msg(n, "_PRT entry %u.%u field %d: not an integer", slot, pin, i);
+				ck_assert_msg(v == want[i], "_PRT entry %u.%u field %d: 0x%llx, expected 0x%llx", slot,
+					      pin, i, (unsigned long long)v, (unsigned long long)want[i]);
+				p += n;
+			}
+			ck_assert_uint_eq(want[3], pci_host__intx_gsi(slot, pin + 1));
+			ck_assert(p == e_end);
+		}
+	}
+	ck_assert_msg(p == pkg_end, "_PRT has bytes after its 124 entries");
+}
+
+START_TEST(test_dsdt_prt)
+{
+	struct acpi_config cfg;
+
+	acpi_test__config_a(&cfg);
+	build(&cfg, &B);
+	check_prt(find(&B, "DSDT"));
+	acpi_test__config_b(&cfg);
+	build(&cfg, &B);
+	check_prt(find(&B, "DSDT"));
+}
+END_TEST
+
 /* Every buffer shorter than the tables gives -ENOSPC and is not overrun; the exact size works. */
 static void check_enospc(const struct acpi_config *cfg)
 {
@@ -608,6 +717,7 @@ static Suite *acpi_suite(void)
 	tcase_add_test(tc, test_dmar_b);
 	tcase_add_test(tc, test_max_config);
 	tcase_add_test(tc, test_dsdt_content);
+	tcase_add_test(tc, test_dsdt_prt);
 	tcase_add_test(tc, test_enospc_a);
 	tcase_add_test(tc, test_enospc_b);
 	tcase_add_test(tc, test_einval);

@@ -9,7 +9,8 @@
  * - iasl decodes our field values at the offsets we meant (an independent check of the structs);
  * - the RSDP, which iasl 20200925 cannot load ("Loading an RSDP is not supported"), is compiled by
  *   iasl from its field values, with iasl's own checksums, and compared;
- * - acpiexec (the ACPICA interpreter) runs \_SB.PCI0._OSC and reads \_S5 through a test SSDT.
+ * - acpiexec (the ACPICA interpreter) runs \_SB.PCI0._OSC, reads \_S5 and walks every entry of
+ *   \_SB.PCI0._PRT through test SSDTs.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -351,7 +352,37 @@ static const char osc_test_asl[] =
 	"  }\n"
 	"}\n";
 
-START_TEST(test_acpiexec_osc)
+/*
+ * The PCI routing table as the interpreter sees it: 124 entries, slot-major, each
+ * { slot << 16 | 0xFFFF, pin, 0, 16 + ((slot + pin) & 3) } (devices/pci-host.h's swizzle). A
+ * failure returns entry << 8 | check.
+ */
+static const char prt_test_asl[] =
+	"DefinitionBlock (\"\", \"SSDT\", 2, \"MINVMM\", \"PRTTEST\", 1)\n"
+	"{\n"
+	"  External (\\_SB.PCI0._PRT, PkgObj)\n"
+	"  Method (TEST, 0, NotSerialized)\n"
+	"  {\n"
+	"    If (SizeOf (\\_SB.PCI0._PRT) != 124) { Return (1) }\n"
+	"    Local0 = 0\n"
+	"    While (Local0 < 124)\n"
+	"    {\n"
+	"      Local1 = DerefOf (\\_SB.PCI0._PRT [Local0])\n"
+	"      Local2 = (Local0 / 4) + 1\n"
+	"      Local3 = Local0 % 4\n"
+	"      If (SizeOf (Local1) != 4) { Return ((Local0 << 8) | 2) }\n"
+	"      If (DerefOf (Local1 [0]) != ((Local2 << 16) | 0xFFFF)) { Return ((Local0 << 8) | 3) }\n"
+	"      If (DerefOf (Local1 [1]) != Local3) { Return ((Local0 << 8) | 4) }\n"
+	"      If (DerefOf (Local1 [2]) != 0) { Return ((Local0 << 8) | 5) }\n"
+	"      If (DerefOf (Local1 [3]) != (16 + ((Local2 + Local3) & 3))) { Return ((Local0 << 8) | 6) }\n"
+	"      Local0++\n"
+	"    }\n"
+	"    Return (0)\n"
+	"  }\n"
+	"}\n";
+
+/* Load the golden reference DSDT and the SSDT @asl in acpiexec; \TEST must return 0. */
+static void acpiexec_test(const char *asl)
 {
 	const struct acpi_test_table *dsdt;
 	struct acpi_config cfg;
@@ -367,9 +398,10 @@ START_TEST(test_acpiexec_osc)
 		ck_abort_msg("no DSDT");
 	else
 		put(dsdt);
-	write_file("osctest.asl", osc_test_asl, strlen(osc_test_asl));
-	ck_assert_msg(run("t.log", "iasl osctest.asl") == 0, "iasl osctest.asl failed");
-	ck_assert_msg(run("x.log", "timeout 60 acpiexec -b 'evaluate \\TEST' DSDT.dat osctest.aml") == 0,
+	write_file("test.asl", asl, strlen(asl));
+	ck_assert_msg(run("t.log", "iasl test.asl") == 0, "iasl test.asl failed");
+	check_compile_log("t.log", "test.asl");
+	ck_assert_msg(run("x.log", "timeout 60 acpiexec -b 'evaluate \\TEST' DSDT.dat test.aml") == 0,
 		      "acpiexec failed");
 	out = slurp("x.log", NULL);
 	ck_assert(out);
@@ -377,6 +409,17 @@ START_TEST(test_acpiexec_osc)
 		      "acpiexec (in %s):\n%.3000s", tmpdir, out);
 	free(out);
 	rm_tmpdir();
+}
+
+START_TEST(test_acpiexec_osc)
+{
+	acpiexec_test(osc_test_asl);
+}
+END_TEST
+
+START_TEST(test_acpiexec_prt)
+{
+	acpiexec_test(prt_test_asl);
 }
 END_TEST
 
@@ -389,6 +432,7 @@ static Suite *acpi_iasl_suite(void)
 	tcase_add_test(ti, test_iasl_b);
 	tcase_add_test(ti, test_iasl_fields);
 	tcase_add_test(ti, test_acpiexec_osc);
+	tcase_add_test(ti, test_acpiexec_prt);
 	tcase_set_timeout(ti, 120);
 	suite_add_tcase(s, ti);
 	return s;
