@@ -13,9 +13,12 @@ void bus__init(struct bus *bus, const char *name)
 
 void bus__exit(struct bus *bus)
 {
+	if (!bus->name)
+		return;		/* never initialised, or already torn down */
 	free(bus->r);
 	bus->r = NULL;
 	bus->nr = bus->cap = 0;
+	bus->name = NULL;
 	pthread_rwlock_destroy(&bus->lock);
 }
 

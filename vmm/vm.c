@@ -65,7 +65,7 @@ static int vm__map_ram(struct vm *vm)
 	return 0;
 }
 
-int vm__init(struct vm *vm, const char *dev, uint64_t mem_size)
+static int vm__do_init(struct vm *vm, const char *dev, uint64_t mem_size)
 {
 	int ret;
 
@@ -126,6 +126,16 @@ int vm__init(struct vm *vm, const char *dev, uint64_t mem_size)
 	return irq__init(vm);
 }
 
+int vm__init(struct vm *vm, const char *dev, uint64_t mem_size)
+{
+	int ret = vm__do_init(vm, dev, mem_size);
+
+	if (ret)
+		vm__exit(vm);	/* a failed init leaves nothing behind */
+	return ret;
+}
+
+/* Idempotent: safe after a failed vm__init() and when called twice. */
 void vm__exit(struct vm *vm)
 {
 	irq__exit(vm);
@@ -134,7 +144,9 @@ void vm__exit(struct vm *vm)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
+	vm->vm_fd = vm->kvm_fd = -1;
 	free(vm->supported_cpuid);
+	vm->supported_cpuid = NULL;
 	bus__exit(&vm->pio);
 	bus__exit(&vm->mmio);
 }
