@@ -105,9 +105,14 @@ echo "== tier 2: guest programs on /dev/kvm"
 if [ -f tests/guest/run.sh ]; then
 	for v in "minivmm:./minivmm" "minivmm-asan:build/asan/minivmm"; do
 		label=${v%%:*}; bin=${v#*:}
-		MINIVMM=$bin ASAN_OPTIONS=detect_leaks=0 bash tests/guest/run.sh 2>&1 | tee "$LOGDIR/tier2-$label.log"
+		MINIVMM=$bin ASAN_OPTIONS=detect_leaks=1 bash tests/guest/run.sh 2>&1 | tee "$LOGDIR/tier2-$label.log"
 		read -r p f s < <(count_from "$LOGDIR/tier2-$label.log")
 		count "$p" "$f" "$s"
+		MINIVMM=$bin BZIMAGE=${MINIVMM_TEST_BZIMAGE:-} ASAN_OPTIONS=detect_leaks=1 \
+			bash tests/errors/run.sh 2>&1 | tee "$LOGDIR/tier2-errors-$label.log"
+		read -r p2 f2 s2 < <(count_from "$LOGDIR/tier2-errors-$label.log")
+		count "$p2" "$f2" "$s2"
+		note "tier 2 errors $label" "ran: $p2 passed, $f2 failed, $s2 skipped"
 		if [ "$p" = 0 ] && [ "$f" = 0 ]; then
 			note "tier 2 $label" "SKIPPED: $(grep -m1 -i 'skip' "$LOGDIR/tier2-$label.log" | cut -c1-80)"
 		else
