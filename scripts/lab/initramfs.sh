@@ -2,8 +2,11 @@
 # Sourced by scripts/lab.sh: the L2 and L1 initramfs images (uncompressed newc cpio: L1 unpacks them
 # under emulation, where decompressing costs more than the bytes).
 #
-#   $LAB_DIR/l2.cpio  busybox-static, tests/lab/l2-init.sh as /init, virtio_blk and nvme modules
-#   $LAB_DIR/l1.cpio  busybox-static, tests/lab/l1-init.sh as /init, kvm_amd, nvme, the lab's
+#   $LAB_DIR/l2.cpio  busybox-static, tests/lab/l2-init.sh as /init, its tasks (tests/lab/l2/*.sh) under
+#                     /lab/l2, dmaetool (tests/lab/l2/dmaetool.c, static) under /lab/bin, the modules of
+#                     Debian's virtio drivers that are not built in (virtio_blk, virtio_net, virtio_rng;
+#                     virtio_pci and virtio_console are), the stock VFIO (vfio-pci, vfio_iommu_type1), nvme
+#   $LAB_DIR/l1.cpio  busybox-static, tests/lab/l1-init.sh as /init, kvm_amd, nvme, tun, the lab's
 #                     iommufd/vfio modules, QEMU 10 (+ libraries and firmware), minivmm (+ libraries),
 #                     fdtget, the tier-3 driver and checks under /lab/tests, /lab/vmlinuz, /lab/l2.cpio
 # Both are rebuilt on every run (about a second): they hold the minivmm and tests of the work tree.
@@ -64,11 +67,24 @@ lab_cpio() {
 		rm -rf "$1"
 }
 
+# lab_dmaetool: the L2 guest's DMA-engine driver, static (L2 has no libc but busybox's).
+lab_dmaetool() {
+	local src=$LAB_ROOT/tests/lab/l2/dmaetool.c out=$LAB_DIR/dmaetool
+	[ -x "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$LAB_ROOT/devices/dma-engine.h" ] && return 0
+	gcc -O2 -static -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+		-I"$LAB_ROOT" -o "$out.tmp" "$src" || lab_die "tests/lab/l2/dmaetool.c does not build (gcc -static: libc6-dev)"
+	mv "$out.tmp" "$out"
+}
+
 lab_initramfs_l2() {
 	local r=$LAB_DIR/root-l2
 	lab_base_root "$r"
-	lab_add_modules "$r" virtio_blk nvme
+	lab_add_modules "$r" virtio_blk virtio_net virtio_rng vfio-pci vfio_iommu_type1 nvme
 	lab_depmod "$r"
+	lab_dmaetool
+	mkdir -p "$r/lab/bin" "$r/lab/l2"
+	install -m 755 "$LAB_DIR/dmaetool" "$r/lab/bin/dmaetool"
+	cp "$LAB_ROOT"/tests/lab/l2/*.sh "$r/lab/l2/"
 	install -m 755 "$LAB_ROOT/tests/lab/l2-init.sh" "$r/init"
 	lab_cpio "$r" "$LAB_DIR/l2.cpio"
 	LAB_L2_CPIO=$LAB_DIR/l2.cpio
@@ -78,7 +94,7 @@ lab_initramfs_l2() {
 lab_initramfs_l1() {
 	local r=$LAB_DIR/root-l1 m f
 	lab_base_root "$r"
-	lab_add_modules "$r" kvm_amd nvme irqbypass
+	lab_add_modules "$r" kvm_amd nvme irqbypass tun
 	mkdir -p "$r/lib/modules/$LAB_REL/updates"
 	for m in $LAB_MODULES; do
 		cp "$LAB_DIR/modules/$m.ko" "$r/lib/modules/$LAB_REL/updates/"

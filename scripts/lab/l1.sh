@@ -20,11 +20,11 @@ lab_l1_argv() {
 		truncate -s 64M "$nvme"
 		printf 'MINIVMM-LAB-NVME-SECTOR0' | dd of="$nvme" conv=notrunc status=none
 	fi
-	LAB_L1_CMD=(qemu-system-x86_64 -M q35 -accel tcg,thread=multi -cpu max,-la57 -smp 2 -m "$LAB_L1_MEM"
+	LAB_L1_CMD=(qemu-system-x86_64 -M q35 -accel "${LAB_L1_ACCEL:-tcg,thread=multi}" -cpu max,-la57 -smp 2 -m "$LAB_L1_MEM"
 		-device "intel-iommu,intremap=on,x-scalable-mode=on$LAB_L1_IOMMU"
 		-drive "file=$nvme,if=none,id=nvme0,format=raw" -device nvme,serial=minivmm-lab0,drive=nvme0
 		-kernel "$LAB_VMLINUZ_HOST" -initrd "$LAB_L1_CPIO"
-		-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=3 $1"
+		-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=3 ${LAB_L1_APPEND:-} $1"
 		-display none -vga none -nodefaults -no-user-config -no-reboot)
 }
 
@@ -35,20 +35,59 @@ lab_l1_shell() {
 	exec "${LAB_L1_CMD[@]}" -serial mon:stdio 8>&-
 }
 
-# lab_l1_check LOG TESTS...: run the tier-3 driver in L1. L1's console goes to LOG and to stdout.
-# Watchdogs: L1 must reach its /init within LAB_L1_BOOT_TIMEOUT, and the whole run must end within
-# LAB_TIMEOUT (default: every L2 boot hanging every time, plus L1's boot, plus a margin).
+# The checks' own knobs in this environment (LAB_BLK_*, LAB_NET_*: see the checks), as one kernel
+# parameter for L1's /init to export: "lab.env=NAME=VALUE,NAME=VALUE" (values without spaces or commas).
+lab_env_param() {
+	local e
+	e=$(env | grep -E '^LAB_(BLK|NET)_[A-Z0-9_]*=[^ ,]*$' | sort | tr '\n' ',')
+	[ -n "$e" ] && echo "lab.env=${e%,}"
+}
+
+# lab_budget TESTS...: the seconds the checks may take if every L2 boot hangs every time. A check says
+# what it needs in a "# lab-budget: boots=N seconds=S" line: N L2 boots, each watched for up to
+# LAB_L2_TIMEOUT + S seconds (S also covers the check's own work); without the line, one plain boot.
+# Sets LAB_L1_LONGEST to the largest S (call it outside $(...) for that).
+lab_budget() {
+	local n f b s total=0
+	LAB_L1_LONGEST=0
+	for n in "$@"; do
+		b=1 s=0
+		f=$(ls "$LAB_ROOT"/tests/lab/checks/[0-9]*-"$n".sh 2>/dev/null | head -n 1)
+		if [ -n "$f" ]; then
+			eval "$(sed -n 's/^# lab-budget: boots=\([0-9]*\) seconds=\([0-9]*\).*/b=\1 s=\2/p' "$f")"
+		fi
+		total=$((total + b * LAB_L2_TRIES * (LAB_L2_TIMEOUT + s + 30)))
+		[ $s -gt "$LAB_L1_LONGEST" ] && LAB_L1_LONGEST=$s
+	done
+	echo $total
+}
+
+# lab_l1_check LOG TESTS...: run the tier-3 driver in L1 (or, with LAB_L1_BENCH=1, tests/lab/bench.sh).
+# L1's console goes to LOG and to stdout. Watchdogs: L1 must reach its /init within
+# LAB_L1_BOOT_TIMEOUT, and the whole run must end within LAB_TIMEOUT (default: every L2 boot hanging
+# every time, plus L1's boot, plus a margin).
 lab_l1_check() {
-	local log=$1 qpid tpid t0 up=0 why="" ntests limit
+	local log=$1 qpid tpid t0 up=0 why="" limit runs=${LAB_BENCH_RUNS:-3} quiet size=0 last budget
 	shift
-	ntests=$#
-	limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + ntests * LAB_L2_TRIES * (LAB_L2_TIMEOUT + 30) + 120))}
-	lab_l1_argv "lab.mode=check lab.vmm=$LAB_VMM lab.tests=$(echo "$*" | tr ' ' ',') lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.l2quiet=${LAB_L2_QUIET:-0}"
+	# L1 frozen (TCG's emulated SVM can take L1 down with an L2): its console stays silent although
+	# every L2 boot says when it starts and ends. Longer than any boot's watchdog plus its check's work.
+	lab_budget "$@" >/dev/null
+	quiet=${LAB_L1_SILENCE:-$((LAB_L2_TIMEOUT + LAB_L1_LONGEST + 150))}
+	if [ "${LAB_L1_BENCH:-0}" = 1 ]; then
+		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + 2 * runs * LAB_L2_TRIES * (LAB_L2_TIMEOUT + 60) + 120))}
+		lab_l1_argv "lab.mode=bench lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.benchruns=$runs lab.benchmib=${LAB_BENCH_MIB:-256} $(lab_env_param)"
+	else
+		budget=$(lab_budget "$@")
+		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + budget + 120))}
+		lab_l1_argv "lab.mode=check lab.vmm=$LAB_VMM lab.tests=$(echo "$*" | tr ' ' ',') lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.l2quiet=${LAB_L2_QUIET:-0} $(lab_env_param)"
+	fi
 	LAB_L1_CMD+=(-serial stdio -monitor none)
 	lab_say "booting L1: ${LAB_L1_CMD[*]}"
-	lab_say "L1 console log: $log (watchdogs: L1 boot ${LAB_L1_BOOT_TIMEOUT} s, whole run $limit s)"
+	lab_say "L1 console log: $log (watchdogs: L1 boot ${LAB_L1_BOOT_TIMEOUT} s, whole run $limit s," \
+		"L1 silent $quiet s)"
 	: >"$log"
 	t0=$SECONDS
+	last=$SECONDS
 	"${LAB_L1_CMD[@]}" </dev/null >>"$log" 2>&1 &
 	qpid=$!
 	# The terminal gets L1's console without the L2 console copies (L2-LOG lines: the log keeps them).
@@ -60,10 +99,16 @@ lab_l1_check() {
 			up=1
 			lab_say "L1 up after $((SECONDS - t0)) s"
 		fi
+		if [ "$(stat -c %s "$log")" != "$size" ]; then
+			size=$(stat -c %s "$log")
+			last=$SECONDS
+		fi
 		if [ $up = 0 ] && [ $((SECONDS - t0)) -ge "$LAB_L1_BOOT_TIMEOUT" ]; then
 			why="L1 did not reach its /init within $LAB_L1_BOOT_TIMEOUT s"
 		elif [ $((SECONDS - t0)) -ge "$limit" ]; then
 			why="the lab run did not end within $limit s"
+		elif [ $((SECONDS - last)) -ge "$quiet" ]; then
+			why="L1 said nothing for $quiet s (frozen)"
 		fi
 		if [ -n "$why" ]; then
 			kill $qpid 2>/dev/null

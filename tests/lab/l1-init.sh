@@ -2,10 +2,12 @@
 # Tier 3: /init of L1, the stock Debian kernel that scripts/lab.sh boots under QEMU TCG (emulated AMD
 # SVM + NPT, emulated VT-d, an emulated NVMe). It loads kvm_amd, which gives a real /dev/kvm, and the
 # lab's own iommufd/vfio modules, then either runs the tier-3 checks and powers off (lab.mode=check)
-# or gives the developer a shell (lab.mode=shell).
+# or runs the lab benchmark (lab.mode=bench, tests/lab/bench.sh) and powers off, or gives the developer a
+# shell (lab.mode=shell).
 #
-# Kernel parameters (from scripts/lab.sh): lab.mode=check|shell lab.vmm=minivmm|qemu
-# lab.tests=NAME,NAME lab.l2timeout=SECONDS lab.tries=N lab.l2quiet=0|1
+# Kernel parameters (from scripts/lab.sh): lab.mode=check|bench|shell lab.vmm=minivmm|qemu
+# lab.tests=NAME,NAME lab.l2timeout=SECONDS lab.tries=N lab.l2quiet=0|1 lab.benchruns=N lab.benchmib=MIB
+# lab.env=NAME=VALUE,... (the checks' LAB_BLK_*/LAB_NET_* knobs)
 /bin/busybox --install -s /bin
 export PATH=/lab/bin:/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -27,6 +29,8 @@ LAB_L2_QUIET=$(arg l2quiet)
 export LAB_VMM LAB_L2_TIMEOUT LAB_L2_TRIES LAB_L2_QUIET
 export LAB_VMLINUZ=/lab/vmlinuz LAB_L2_INITRD=/lab/l2.cpio LAB_WORK=/tmp/lab LAB_MINIVMM=minivmm
 TESTS=$(arg tests | tr ',' ' ')
+# The checks' knobs from the host's environment (scripts/lab/l1.sh lab_env_param).
+for kv in $(arg env | tr ',' ' '); do export "$kv"; done
 
 echo "LAB-L1-UP kernel $(uname -r), uptime $(cut -d' ' -f1 /proc/uptime) s"
 
@@ -47,6 +51,10 @@ fi
 case $MODE in
 check)
 	LAB_DUMP_CONSOLES=1 sh /lab/tests/run-checks.sh $TESTS
+	echo "LAB-L1-DONE status=$? uptime $(cut -d' ' -f1 /proc/uptime) s"
+	poweroff -f ;;
+bench)
+	LAB_BENCH_RUNS=$(arg benchruns) LAB_BENCH_MIB=$(arg benchmib) sh /lab/tests/bench.sh
 	echo "LAB-L1-DONE status=$? uptime $(cut -d' ' -f1 /proc/uptime) s"
 	poweroff -f ;;
 *)

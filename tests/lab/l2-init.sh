@@ -5,18 +5,27 @@
 # powers off. The checks in tests/lab/checks/ run on the VMM's side and compare these facts with what
 # the VMM was asked for, so one L2 image serves every check. Keep the output short: under nested
 # emulation every byte on the 16550A is several exits.
+#
+# Kernel parameters it reads: lab.do=TASK,TASK runs /lab/l2/TASK.sh (tests/lab/l2/) after the common
+# facts and before the kernel log is dumped, so faults a task provokes are in the dump; the tasks read
+# their own lab.* parameters.
 /bin/busybox --install -s /bin
-export PATH=/bin
+export PATH=/lab/bin:/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 # From here on only this script writes to the console: kernel messages would break "@@" lines.
 echo 1 >/proc/sys/kernel/printk
 
 say() { echo "@@ $*"; }
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^lab\.$1=//p" | tail -n 1; }
+now() { cut -d' ' -f1 /proc/uptime; }
+# The PCI function (BDF) a sysfs device hangs off.
+pci_of() { basename "$(dirname "$(readlink -f "$1")")"; }
 
-say L2-USERSPACE uptime=$(cut -d' ' -f1 /proc/uptime)
+say L2-USERSPACE uptime=$(now)
 say kernel $(uname -r)
 say cmdline $(cat /proc/cmdline)
 say cpus $(grep -c '^processor' /proc/cpuinfo)
@@ -32,17 +41,45 @@ for e in /sys/firmware/memmap/*; do
 done
 say e820_ram_bytes $ram
 
-# One line per PCI function: BDF vendor device class iommu-group default-domain-type.
+# virtio drivers: virtio_pci and virtio_console are built into Debian's kernel, virtio_blk, virtio_net
+# and virtio_rng are modules (in this initramfs). Load the one each virtio device needs (device IDs:
+# virtio 1.2 section 5) and say which driver took it.
+for v in /sys/bus/virtio/devices/*; do
+	[ -e "$v/device" ] || continue
+	case $(cat "$v/device") in
+	0x0001) modprobe virtio_net ;;
+	0x0002) modprobe virtio_blk ;;
+	0x0004) modprobe virtio_rng ;;
+	esac
+done
+for v in /sys/bus/virtio/devices/*; do
+	[ -e "$v/device" ] || continue
+	dr=none
+	[ -e "$v/driver" ] && dr=$(basename "$(readlink "$v/driver")")
+	say virtio $(basename "$v") id=$(cat "$v/device") pci=$(pci_of "$v") driver=$dr
+done
+
+# One line per PCI function: BDF vendor device class iommu-group default-domain-type driver.
 for d in /sys/bus/pci/devices/*; do
 	[ -e "$d" ] || continue
-	g=none; t=none
+	g=none; t=none; dr=none
 	if [ -e "$d/iommu_group" ]; then
 		g=$(basename "$(readlink "$d/iommu_group")")
 		t=$(cat "$d/iommu_group/type" 2>/dev/null || echo unknown)
 	fi
-	say pci $(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(cat "$d/class") group=$g type=$t
+	[ -e "$d/driver" ] && dr=$(basename "$(readlink "$d/driver")")
+	say pci $(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(cat "$d/class") group=$g type=$t driver=$dr
 done
 say pci_count $(ls /sys/bus/pci/devices | wc -l)
+
+# Disks: size in 512-byte sectors, read-only flag, the PCI function, and the label the lab writes at
+# the start of each image it makes ("LAB-..."): reading it is a DMA by the disk.
+for b in /sys/block/vd*; do
+	[ -e "$b" ] || continue
+	n=$(basename "$b")
+	l=$(dd if=/dev/$n bs=512 count=1 2>/dev/null | head -c 32 | tr -c 'A-Za-z0-9=._-' ' ' | sed 's/ .*//')
+	say disk $n sectors=$(cat "$b/size") ro=$(cat "$b/ro") pci=$(pci_of "$b/device") label=${l:-none}
+done
 
 # VT-d units as the intel-iommu driver registered them (drivers/iommu/intel/iommu.c, *_show()).
 for u in /sys/class/iommu/*; do
@@ -61,10 +98,21 @@ else
 	say dmar_ts_absent
 fi
 
+# The tasks the check asked for.
+for t in $(arg do | tr ',' ' '); do
+	if [ -r "/lab/l2/$t.sh" ]; then
+		say TASK-BEGIN $t uptime=$(now)
+		. "/lab/l2/$t.sh"
+		say TASK-END $t uptime=$(now)
+	else
+		say TASK-MISSING $t
+	fi
+done
+
 # Everything the kernel said about DMA remapping and IOMMUs (faults included).
 dmesg | grep -iE 'DMAR|iommu|DRHD|remapping|ACPI: DMAR' | while read -r l; do say dmesg $l; done
 
-say L2-END uptime=$(cut -d' ' -f1 /proc/uptime)
+say L2-END uptime=$(now)
 poweroff -f
 # poweroff -f only returns if the kernel could not power off (no ACPI S5): say so, then stop here.
 say L2-POWEROFF-FAILED

@@ -49,30 +49,83 @@ lab_bytes() {
 	esac
 }
 
-# vmm_exec CPUS MEM VIOMMU APPEND: become the L2 VMM (exec), console on stdout. VIOMMU: off | flts.
+# vmm_exec CPUS MEM VIOMMU APPEND [DEVICES]: become the L2 VMM (exec), console on stdout. VIOMMU: off |
+# flts. DEVICES: a space-separated list in the lab's own notation, which each VMM adapter translates:
+#   disk:PATH[,readonly][,direct]   virtio-blk on a raw image (in the order given: vda, vdb, ...)
+#   net:TAP                         virtio-net on the existing tap TAP
+#   rng                             virtio-rng
+#   console:PATH                    virtio-console (hvc0) whose output goes to the file PATH
+#   dmae                            minivmm's DMA-engine test device (devices/dma-engine.h); see vmm_supports
+# With the vIOMMU on, every virtio device is modern-only with VIRTIO_F_ACCESS_PLATFORM (minivmm does
+# that by itself; QEMU is told iommu_platform=on), so all their DMA is translated.
 vmm_exec() {
+	_c=$1 _m=$2 _v=$3 _a=$4 _devs=${5:-}
+	set --
 	case $LAB_VMM in
 	minivmm)
-		exec "$LAB_MINIVMM" --kernel "$LAB_VMLINUZ" --initrd "$LAB_L2_INITRD" --cmdline "$4" \
-			--mem "$2" --cpus "$1" --viommu "$3" --serial stdio ;;
+		for _d in $_devs; do
+			case $_d in
+			disk:*) set -- "$@" --disk "${_d#disk:}" ;;
+			net:*) set -- "$@" --net "tap=${_d#net:}" ;;
+			rng) set -- "$@" --rng ;;
+			console:*) set -- "$@" --console "file:${_d#console:}" ;;
+			dmae) set -- "$@" --dma-engine ;;
+			*) echo "lab: unknown device '$_d'" >&2; exit 2 ;;
+			esac
+		done
+		# -v: the devices' statistics at exit (requests, frames, bytes) are evidence for the checks.
+		exec "$LAB_MINIVMM" -v --kernel "$LAB_VMLINUZ" --initrd "$LAB_L2_INITRD" --cmdline "$_a" \
+			--mem "$_m" --cpus "$_c" --viommu "$_v" --serial stdio "$@" ;;
 	qemu)
 		# The reference VMM: q35 with QEMU's own VT-d model. Interrupt remapping under KVM needs the
 		# split irqchip; x-flts=on offers first-stage translation only, like minivmm's --viommu flts.
-		if [ "$3" = flts ]; then
-			set -- "$1" "$2" "$3" "$4" -M q35,kernel-irqchip=split \
-				-device intel-iommu,intremap=on,x-scalable-mode=on,x-flts=on
+		# QEMU wants intel-iommu before the devices it translates.
+		_vo=",disable-legacy=on"
+		if [ "$_v" = flts ]; then
+			set -- -M q35,kernel-irqchip=split -device intel-iommu,intremap=on,x-scalable-mode=on,x-flts=on
+			_vo="$_vo,iommu_platform=on"
 		else
-			set -- "$1" "$2" "$3" "$4" -M q35
+			set -- -M q35
 		fi
-		c=$1 m=$2 a=$4
-		shift 4
-		exec "$LAB_QEMU" -accel kvm -cpu host -smp "$c" -m "$m" "$@" -nodefaults -no-user-config \
+		_i=0
+		for _d in $_devs; do
+			_i=$((_i + 1))
+			case $_d in
+			disk:*)
+				_p=${_d#disk:}
+				_o=""
+				case ,$_p, in *,readonly,*) _o=",readonly=on" ;; esac
+				case ,$_p, in *,direct,*) _o="$_o,cache.direct=on" ;; esac
+				set -- "$@" -drive "file=${_p%%,*},if=none,id=disk$_i,format=raw$_o" \
+					-device "virtio-blk-pci,drive=disk$_i$_vo" ;;
+			net:*)
+				set -- "$@" -netdev "tap,id=net$_i,ifname=${_d#net:},script=no,downscript=no" \
+					-device "virtio-net-pci,netdev=net$_i$_vo" ;;
+			rng)
+				set -- "$@" -object "rng-random,id=rng$_i,filename=/dev/urandom" \
+					-device "virtio-rng-pci,rng=rng$_i$_vo" ;;
+			console:*)
+				set -- "$@" -chardev "file,id=con$_i,path=${_d#console:}" -device "virtio-serial-pci$_vo" \
+					-device "virtconsole,chardev=con$_i" ;;
+			dmae) echo "lab: QEMU has no DMA-engine device (it is minivmm's own test device)" >&2; exit 2 ;;
+			*) echo "lab: unknown device '$_d'" >&2; exit 2 ;;
+			esac
+		done
+		exec "$LAB_QEMU" -accel kvm -cpu host -smp "$_c" -m "$_m" "$@" -nodefaults -no-user-config \
 			-display none -vga none -serial stdio -monitor none -no-reboot \
-			-kernel "$LAB_VMLINUZ" -initrd "$LAB_L2_INITRD" -append "$a" ;;
+			-kernel "$LAB_VMLINUZ" -initrd "$LAB_L2_INITRD" -append "$_a" ;;
 	*)
 		echo "lab: unknown LAB_VMM '$LAB_VMM' (minivmm or qemu)" >&2
 		exit 2 ;;
 	esac
+}
+
+# vmm_supports DEVICE: whether the VMM under test has that kind of device (the dmae is minivmm's own).
+vmm_supports() {
+	case $LAB_VMM:$1 in
+	qemu:dmae) return 1 ;;
+	esac
+	return 0
 }
 
 # vmm_expected_pci CPUS MEM VIOMMU APPEND: the PCI functions the VMM says it built, one
@@ -114,25 +167,52 @@ vmm_expected_pci() {
 l2_fact() { tr -d '\r' <"$LAB_WORK/$1.console" | sed -n "s/^@@ $2 //p; s/^@@ $2\$//p"; }
 l2_has() { tr -d '\r' <"$LAB_WORK/$1.console" | grep -q "^@@ $2"; }
 
-# l2_boot NAME CPUS MEM VIOMMU APPEND
-# Boot L2 with the VMM under test, a watchdog (LAB_L2_TIMEOUT) and up to LAB_L2_TRIES boots when L2
-# hangs. TCG's emulated SVM hangs about 1 L2 boot in 7 (the L2 vCPU loops on nested page faults;
+# l2_stamp STAMPFILE: copy the console from stdin to stdout, line by line as it comes, and write this
+# machine's uptime into STAMPFILE when L2's /init announces itself (boot to userspace, wall clock).
+l2_stamp() {
+	awk -v f="$1" '{ print; fflush() }
+		!s && /^@@ L2-USERSPACE/ { getline u < "/proc/uptime"; split(u, t, " "); print t[1] > f; close(f); s = 1 }'
+}
+
+# l2_boot NAME CPUS MEM VIOMMU APPEND [DEVICES]
+# Boot L2 with the VMM under test (DEVICES: see vmm_exec), a watchdog and up to LAB_L2_TRIES boots when
+# L2 hangs. TCG's emulated SVM hangs about 1 L2 boot in 7 (the L2 vCPU loops on nested page faults;
 # /work/shared/lab/README.md), so a hang is retried, and every retry is printed; a hang that repeats
 # LAB_L2_TRIES times fails. Anything else (an exit, a crash) is the VMM's answer and is not retried.
-# Sets L2_RC (exit status, 124 = hung every time), L2_SECS, L2_HUNG (hangs seen), L2_CMDLINE, and leaves
+# Optional, set by the check before the call:
+#   L2_TIMEOUT   the watchdog of this boot in seconds (default LAB_L2_TIMEOUT): boots with a workload
+#                take longer
+#   L2_BEFORE    a command run before every boot, retries included (e.g. restoring a disk image that a
+#                hung boot may have half written); if it fails, so does the boot (L2_RC 127)
+# Sets L2_RC (exit status, 124 = hung every time), L2_SECS, L2_USERSPACE_SECS (VMM start to the L2 /init's
+# first line, wall clock; empty if never), L2_HUNG (hangs seen), L2_CMDLINE, and leaves
 # $LAB_WORK/NAME.console and NAME.stderr of the last boot (NAME.hangN.* of each hung one).
 l2_boot() {
-	_n=$1 _c=$2 _m=$3 _v=$4
+	_n=$1 _c=$2 _m=$3 _v=$4 _devs=${6:-}
 	_a="console=ttyS0 panic=-1$([ "$LAB_L2_QUIET" = 1 ] && echo " quiet") $5"
-	_out=$LAB_WORK/$_n.console _err=$LAB_WORK/$_n.stderr
+	_out=$LAB_WORK/$_n.console _err=$LAB_WORK/$_n.stderr _fifo=$LAB_WORK/$_n.fifo _stamp=$LAB_WORK/$_n.stamp
+	_limit=${L2_TIMEOUT:-$LAB_L2_TIMEOUT}
 	mkdir -p "$LAB_WORK"
 	L2_HUNG=0
 	L2_CMDLINE=$_a
+	L2_USERSPACE_SECS=""
 	_try=1
-	lab_say "[$_n] $LAB_VMM: cpus=$_c mem=$_m viommu=$_v cmdline='$_a'"
+	lab_say "[$_n] $LAB_VMM: cpus=$_c mem=$_m viommu=$_v cmdline='$_a'${_devs:+ devices='$_devs'}" \
+		"(watchdog $_limit s)"
 	while :; do
+		if [ -n "${L2_BEFORE:-}" ] && ! $L2_BEFORE; then
+			lab_say "[$_n] boot $_try: '$L2_BEFORE' failed: not booting"
+			L2_RC=127 L2_SECS=0
+			: >"$_out"
+			: >"$_err"
+			return 0
+		fi
+		rm -f "$_fifo" "$_stamp"
+		mkfifo "$_fifo" || { L2_RC=127 L2_SECS=0; return 0; }
+		l2_stamp "$_stamp" <"$_fifo" >"$_out" &
+		_spid=$!
 		_t0=$(lab_now)
-		vmm_exec "$_c" "$_m" "$_v" "$_a" >"$_out" 2>"$_err" </dev/null &
+		vmm_exec "$_c" "$_m" "$_v" "$_a" "$_devs" >"$_fifo" 2>"$_err" </dev/null &
 		_pid=$!
 		_why=""
 		_end=""
@@ -147,7 +227,7 @@ l2_boot() {
 			# L2 finished but the VMM keeps running: the VMM's fault, not a TCG hang.
 			[ -n "$_end" ] && [ -z "$_why" ] &&
 				awk -v e="$_el" -v s="$_end" 'BEGIN { exit !(e - s > 20) }' && _why=noexit
-			[ -z "$_why" ] && awk -v e="$_el" -v t="$LAB_L2_TIMEOUT" 'BEGIN { exit !(e >= t) }' && _why=hang
+			[ -z "$_why" ] && awk -v e="$_el" -v t="$_limit" 'BEGIN { exit !(e >= t) }' && _why=hang
 			if [ -n "$_why" ]; then
 				kill -9 $_pid 2>/dev/null
 				break
@@ -156,9 +236,14 @@ l2_boot() {
 		wait $_pid 2>/dev/null
 		L2_RC=$?
 		L2_SECS=$(lab_since "$_t0")
+		wait $_spid 2>/dev/null
+		rm -f "$_fifo"
+		[ -s "$_stamp" ] && L2_USERSPACE_SECS=$(awk -v a="$_t0" -v b="$(cat "$_stamp")" \
+			'BEGIN { printf "%.2f", b - a }')
 		case $_why in
 		"")
-			lab_say "[$_n] boot $_try: $LAB_VMM exited with status $L2_RC after ${L2_SECS} s"
+			lab_say "[$_n] boot $_try: $LAB_VMM exited with status $L2_RC after ${L2_SECS} s" \
+				"(userspace after ${L2_USERSPACE_SECS:-never} s)"
 			return 0 ;;
 		nopoweroff)
 			lab_say "[$_n] boot $_try: L2 could not power off (poweroff -f returned); killed $LAB_VMM"
@@ -170,6 +255,7 @@ l2_boot() {
 			return 0 ;;
 		esac
 		L2_HUNG=$((L2_HUNG + 1))
+		L2_USERSPACE_SECS=""
 		_last=$(tr -d '\r' <"$_out" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-100)
 		# Keep the hung boot's console and stderr beside the final ones.
 		mv "$_out" "$LAB_WORK/$_n.hang$_try.console"
@@ -177,15 +263,26 @@ l2_boot() {
 		[ $_try -ge "$LAB_L2_TRIES" ] && cp "$LAB_WORK/$_n.hang$_try.console" "$_out" &&
 			cp "$LAB_WORK/$_n.hang$_try.stderr" "$_err"
 		if [ $_try -ge "$LAB_L2_TRIES" ]; then
-			lab_say "[$_n] boot $_try: L2 hung (no exit after $LAB_L2_TIMEOUT s; last console line: '$_last');" \
+			lab_say "[$_n] boot $_try: L2 hung (no exit after $_limit s; last console line: '$_last');" \
 				"$_try of $LAB_L2_TRIES boots hung: giving up"
 			L2_RC=124
 			return 0
 		fi
-		lab_say "RETRY [$_n] boot $_try of $LAB_L2_TRIES hung (no exit after $LAB_L2_TIMEOUT s;" \
+		lab_say "RETRY [$_n] boot $_try of $LAB_L2_TRIES hung (no exit after $_limit s;" \
 			"last console line: '$_last'): booting again"
 		_try=$((_try + 1))
 	done
+}
+
+# l2_require_exit NAME: evidence that boot NAME ended with the guest's poweroff (VMM exit status 0).
+l2_require_exit() {
+	if [ "$L2_RC" = 0 ]; then
+		ev_ok "poweroff ended $LAB_VMM with exit status 0 (boot to poweroff ${L2_SECS} s, userspace" \
+			"after ${L2_USERSPACE_SECS:-?} s)"
+	else
+		ev_fail "$LAB_VMM ended with exit status $L2_RC, want 0 (124: hung every boot, 125: guest could" \
+			"not power off, 126: guest powered off but the VMM did not exit, 127: the boot could not start)"
+	fi
 }
 
 # l2_require_userspace NAME: fail the check (with the console and stderr as evidence) unless boot NAME
