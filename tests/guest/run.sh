@@ -7,6 +7,8 @@
 #                                                 line, an empty value is a run without extras
 #   // TEST-EXIT: 0                               expected exit status (default 0)
 #   // TEST-STDIN: hello                          a line on stdin from the start
+#   // TEST-STDIN-AFTER: some output              ...or only once the serial output has this line (a
+#                                                 guest that resets its UART FIFOs would drop earlier input)
 #   // TEST-STDIN-TRIGGER: some output            wait until the serial output has this line, then
 #   // TEST-STDIN-LATE: more input                feed these lines
 #   // TEST-EXPECT: some output                   text that must appear in a line of the serial output
@@ -111,7 +113,7 @@ report_fail() {
 run_one() {
 	local label=$1 src=$2 elf=$3 argline=$4
 	local out="$work/out" err="$work/err" fifo="$work/stdin"
-	local expect_exit=0 tmo=60 trigger='' rc t0 t1 feeder='' disk='' why
+	local expect_exit=0 tmo=60 trigger='' stdin_after='' rc t0 t1 feeder='' disk='' why
 	local -a args=() stdin=() late=() expects=() cmd=()
 
 	if [ -n "$skip_reason" ]; then
@@ -141,6 +143,7 @@ run_one() {
 		tmo=$(header "$src" TEST-TIMEOUT | tail -n 1)
 		tmo=${tmo:-60}
 		trigger=$(header "$src" TEST-STDIN-TRIGGER | tail -n 1)
+		stdin_after=$(header "$src" TEST-STDIN-AFTER | tail -n 1)
 		mapfile -t stdin < <(header "$src" TEST-STDIN)
 		mapfile -t late < <(header "$src" TEST-STDIN-LATE)
 		mapfile -t expects < <(header "$src" TEST-EXPECT)
@@ -165,7 +168,9 @@ run_one() {
 	mkfifo "$fifo" || exit 1
 	# The feeder holds the pipe open until the program ends, so minivmm never sees an early EOF.
 	(
-		[ ${#stdin[@]} -gt 0 ] && printf '%s\n' "${stdin[@]}"
+		if [ ${#stdin[@]} -gt 0 ] && { [ -z "$stdin_after" ] || wait_for_line "$stdin_after" "$out" "$tmo"; }; then
+			printf '%s\n' "${stdin[@]}"
+		fi
 		if [ ${#late[@]} -gt 0 ] && wait_for_line "$trigger" "$out" "$tmo"; then
 			printf '%s\n' "${late[@]}"
 		fi

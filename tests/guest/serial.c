@@ -3,6 +3,7 @@
 // ready, so it must arrive through the receive interrupt (IOAPIC pin of the uart node). Both come
 // back in upper case.
 // TEST-STDIN: hello
+// TEST-STDIN-AFTER: serial: port
 // TEST-STDIN-TRIGGER: serial: ready for line 2
 // TEST-STDIN-LATE: The quick brown fox jumps over the lazy dog 0123456789 ~!@#$%^&*()_+
 // TEST-EXIT: 0
