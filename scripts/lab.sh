@@ -8,7 +8,7 @@
 #   scripts/lab.sh lab        tier 3 in the lab, whatever the host      (make lab)
 #   scripts/lab.sh lab-shell  a shell in L1 with minivmm on the PATH    (make lab-shell)
 #   scripts/lab.sh build      fetch and build everything the lab needs, run nothing
-#   scripts/lab.sh selftest   the checks' judgement on canned L2 consoles (no KVM, no lab; ~20 s)
+#   scripts/lab.sh selftest   the checks' judgement on canned L2 consoles (no KVM, no lab; ~1 min)
 #   scripts/lab.sh bench      minivmm against QEMU 10 as the L2 VMM in the lab: boot to userspace and
 #                             virtio-blk reads through the vIOMMU (tests/lab/bench.sh; bench/run-lab.sh)
 #   scripts/lab.sh available  exit 0 if this host has what the lab needs, else say what is missing
@@ -23,7 +23,10 @@
 #   LAB_TESTS="boot ..."   only these checks (tests/lab/checks/NN-NAME.sh)
 #   LAB_L2_TIMEOUT=90      watchdog per L2 boot, seconds;  LAB_L2_TRIES=3  boots when L2 hangs
 #   LAB_L2_QUIET=1         boot L2 with "quiet": faster, but a hang shows less of how far L2 got
-#   LAB_TIMEOUT            the whole L1 run, seconds (default: derived from the above)
+#   LAB_TIMEOUT            the whole L1 run, seconds (default: derived from the checks' lab-budget lines)
+#   LAB_L1_SILENCE         L1 counts as frozen when its console says nothing this long (default: the
+#                          longest boot watchdog of the checks plus 150 s)
+#   LAB_BLK_*, LAB_NET_*   the checks' knobs (see tests/lab/checks/), passed on into L1
 #   LAB_L1_IOMMU=",x-flts=on"  extra properties of L1's intel-iommu;  LAB_L1_MEM=4G
 #   LAB_L1_APPEND="..."    extra L1 kernel parameters;  LAB_L1_ACCEL=tcg,thread=multi  L1's accelerator
 #   LAB_L1_TRIES=3         L1 runs when L1 itself dies (a kernel panic under TCG's emulated SVM): the
@@ -207,7 +210,7 @@ lab_check_lab() {
 # under heavy L2 I/O, see tests/lab/README.md), run the checks it left without a result in a new L1,
 # up to LAB_L1_TRIES runs in all. Says so, with L1's last words. Sets LAB_L1_RETRIES.
 lab_l1_retry() {
-	local log=$1 run=1 cur=$1 left n
+	local log=$1 run=1 cur=$1 left n words
 	shift
 	LAB_L1_RETRIES=0
 	while [ $run -lt "${LAB_L1_TRIES:-3}" ] && ! grep -q '^LAB-L1-DONE' "$cur"; do
@@ -216,9 +219,9 @@ lab_l1_retry() {
 			grep -qE "^(PASS|FAIL|SKIP): tier3/$n\b" "$log" "$log".retry* 2>/dev/null || left+=("$n")
 		done
 		[ ${#left[@]} = 0 ] && return 0
-		lab_say "RETRY L1 (run $run of ${LAB_L1_TRIES:-3}: ${LAB_L1_FAILED:-L1 died});" \
-			"L1's last words: '$(grep -E 'Kernel panic|BUG:|Oops' "$cur" | head -n 1 | tr -d '\r' | cut -c1-120)';" \
-			"running again: ${left[*]}"
+		words=$(grep -a -E 'Kernel panic|BUG:|Oops' "$cur" | head -n 1 | tr -d '\r' | cut -c1-120)
+		lab_say "RETRY L1 (run $run of ${LAB_L1_TRIES:-3}: ${LAB_L1_FAILED:-L1 died};" \
+			"L1's last words: ${words:-no panic message}); running again: ${left[*]}"
 		LAB_L1_RETRIES=$((LAB_L1_RETRIES + 1))
 		cur=$log.retry$run
 		lab_l1_check "$cur" "${left[@]}"

@@ -6,7 +6,8 @@
 #   boot to userspace   wall clock from the VMM's start to the first line of L2's /init (l2_boot)
 #   virtio-blk reads    dd of LAB_BENCH_MIB MiB with bs=1M iflag=direct in L2 (tests/lab/l2/bench.sh),
 #                       so every byte is DMA through the vIOMMU
-# LAB_BENCH_RUNS boots per VMM (default 3), alternating; medians, and minivmm / QEMU as ratios.
+# LAB_BENCH_RUNS boots per VMM (default 3), alternating; medians, and minivmm / QEMU as ratios. One L2
+# vCPU: with two, TCG's emulated SVM breaks I/O-heavy boots (tests/lab/README.md).
 # Prints "BENCH ..." lines (one per boot, then the summary) that scripts/lab.sh bench shows.
 LAB_TESTS_DIR=$(cd "$(dirname "$0")" && pwd)
 export LAB_TESTS_DIR

@@ -64,7 +64,9 @@ bench)
     minivmm --kernel /lab/vmlinuz --initrd /lab/l2.cpio --cmdline "console=ttyS0" --mem 512M --cpus 2 \
             [--viommu flts] --serial stdio      boot L2 (its /init reports and powers off)
     qemu-system-x86_64 -accel kvm ...             the reference VMM, for comparison
-    sh /lab/tests/run-checks.sh [boot viommu]     the tier-3 checks (LAB_VMM=qemu for QEMU)
+    sh /lab/tests/run-checks.sh [boot viommu virtio-blk virtio-net faults]
+                                                  the tier-3 checks (LAB_VMM=qemu for QEMU)
+    sh /lab/tests/bench.sh                        minivmm against QEMU as the L2 VMM
     poweroff -f                                   leave the lab (or Ctrl-A X)
   L2 boots hang about 1 time in 7 (TCG's emulated SVM): Ctrl-C and boot again.
 

@@ -100,7 +100,7 @@ vmm_exec() {
 					-device "virtio-blk-pci,drive=disk$_i$_vo" ;;
 			net:*)
 				set -- "$@" -netdev "tap,id=net$_i,ifname=${_d#net:},script=no,downscript=no" \
-					-device "virtio-net-pci,netdev=net$_i$_vo" ;;
+					-device "virtio-net-pci,netdev=net$_i,romfile=$_vo" ;;
 			rng)
 				set -- "$@" -object "rng-random,id=rng$_i,filename=/dev/urandom" \
 					-device "virtio-rng-pci,rng=rng$_i$_vo" ;;

@@ -13,8 +13,8 @@
 # lab-budget: boots=2 seconds=150
 . "$LAB_TESTS_DIR/lib.sh"
 
-# One vCPU: TCG's emulated SVM corrupted L1 or L2 in 5 of 16 I/O-heavy boots with two L2 vCPUs and in
-# none of the boots with one so far (tests/lab/README.md); the device paths do not need a second vCPU.
+# One vCPU: TCG's emulated SVM corrupted L1 or L2 in 5 of 16 I/O-heavy boots with two L2 vCPUs, in
+# none of about 34 with one (tests/lab/README.md); the device paths do not need a second vCPU.
 CPUS=1
 MEM=512M
 DST_MIB=${LAB_BLK_MIB:-256}
@@ -103,7 +103,7 @@ for mode in flts off; do
 	fi
 
 	# Three views of the target.
-	# The image and the replay are summed side by side (two CPUs; MD5 under emulation is slow).
+	# The image and the replay are summed side by side (L1 has two CPUs).
 	l2_fact $b blk-md5 >"$W/$b.guest"
 	t0=$(lab_now)
 	region_md5s "$W/dst.img" >"$W/$b.image" &

@@ -7,8 +7,8 @@
 # lab-budget: boots=1 seconds=60
 . "$LAB_TESTS_DIR/lib.sh"
 
-# One vCPU: TCG's emulated SVM corrupted L1 or L2 in 5 of 16 I/O-heavy boots with two L2 vCPUs and in
-# none of the boots with one so far (tests/lab/README.md); the device paths do not need a second vCPU.
+# One vCPU: TCG's emulated SVM corrupted L1 or L2 in 5 of 16 I/O-heavy boots with two L2 vCPUs, in
+# none of about 34 with one (tests/lab/README.md); the device paths do not need a second vCPU.
 CPUS=1
 MEM=512M
 TAP=${LAB_NET_TAP:-mvtap0}
