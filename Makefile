@@ -2,7 +2,7 @@
 include config.mk
 
 # Every .c file under these directories is part of the VMM library (libminivmm.a); vmm/main.c adds main().
-LIB_DIRS  := vmm boot devices devices/virtio acpi iommu
+LIB_DIRS  := vmm boot devices devices/virtio devices/vfio acpi iommu
 LIB_SRCS  := $(filter-out vmm/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 OBJ       := $(BUILD)/obj
 LIB_OBJS  := $(LIB_SRCS:%.c=$(OBJ)/%.o)

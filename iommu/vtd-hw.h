@@ -58,6 +58,7 @@
 #define VTD_CAP_SAGAW_39	BIT(9)
 #define VTD_CAP_SAGAW_48	BIT(10)
 #define VTD_CAP_MGAW(w)		((uint64_t)((w) - 1) << 16)
+#define VTD_CAP_MGAW_OF(cap)	((unsigned)(((cap) >> 16) & 0x3f) + 1)	/* in bits */
 #define VTD_CAP_FRO(off)	((uint64_t)((off) >> 4) << 24)
 #define VTD_CAP_PSI		BIT(39)
 #define VTD_CAP_NFR(n)		((uint64_t)((n) - 1) << 40)
@@ -74,10 +75,12 @@
 #define VTD_ECAP_QI		BIT(1)
 #define VTD_ECAP_PT		BIT(6)
 #define VTD_ECAP_IRO(off)	((uint64_t)((off) >> 4) << 8)
+#define VTD_ECAP_NEST		BIT(26)	/* nested translation */
 #define VTD_ECAP_SRS		BIT(31)
 #define VTD_ECAP_PSS(bits)	((uint64_t)((bits) - 1) << 35)
 #define VTD_ECAP_PASID		BIT(40)
 #define VTD_ECAP_SMTS		BIT(43)
+#define VTD_ECAP_SSTS		BIT(46)	/* second-stage translation */
 #define VTD_ECAP_FSTS		BIT(47)
 #define VTD_ECAP_SMPWC		BIT(48)
 #define VTD_PASID_BITS		20

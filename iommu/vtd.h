@@ -14,6 +14,7 @@
 #define MINIVMM_IOMMU_VTD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmm/dma.h"
@@ -78,5 +79,31 @@ struct vtd_dev_ops {
 /* -EEXIST if @sid is already watched, -ENOMEM. binding_changed() runs once before this returns. */
 int vtd__watch_device(struct vtd *vtd, uint16_t sid, const struct vtd_dev_ops *ops, void *opaque);
 void vtd__unwatch_device(struct vtd *vtd, uint16_t sid);
+
+
+/*
+ * The host IOMMU behind a passed-through device (QEMU calls it the host IOMMU device), as its backend
+ * describes it once the device is attached. Handing it to the unit is how a passthrough device joins
+ * the vIOMMU: vtd__set_host_iommu_device() checks that the host can run the guest's first-stage tables
+ * nested on the VMM's second stage (§6.2 of the design notes), then watches the device (above).
+ */
+enum vtd_host_backend { VTD_HOST_BACKEND_IOMMUFD, VTD_HOST_BACKEND_VFIO_LEGACY };
+
+struct vtd_host_iommu {
+	enum vtd_host_backend backend;
+	uint32_t type;		/* IOMMU_HW_INFO_TYPE_* of IOMMU_GET_HW_INFO; 1 = Intel VT-d */
+	uint64_t cap, ecap;	/* the host unit's CAP_REG / ECAP_REG */
+};
+
+/*
+ * 0, or -EINVAL with the reason in @err ("no nested translation (VT-d ECAP.NEST=0)"), or -EEXIST
+ * when @sid already has one. The checks: iommufd backend, Intel VT-d, scalable mode with nesting and
+ * both stages, 1 GiB first-stage pages if the unit offers them (CAP.FS1GP: the host kernel does not
+ * check it, the device would fault), 5-level if offered, supervisor requests (ECAP.SRS, offered to
+ * the guest), and a host address width covering the unit's.
+ */
+int vtd__check_host_iommu(struct vtd *vtd, const struct vtd_host_iommu *host, char *err, size_t errlen);
+int vtd__set_host_iommu_device(struct vtd *vtd, uint16_t sid, const struct vtd_host_iommu *host,
+			       const struct vtd_dev_ops *ops, void *opaque, char *err, size_t errlen);
 
 #endif

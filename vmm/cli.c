@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "vmm/util.h"
+#include "vmm/vfio.h"
+
+_Static_assert(VMM_BDF_LEN == VFIO_BDF_LEN, "config.h and vfio.h disagree on the BDF length");
 
 #define MEM_MIN (16ULL << 20)
 #define MEM_MAX (1ULL << 40)
@@ -223,6 +226,22 @@ static int opt_console(struct vmm_config *c, const char *a, char *e, size_t n)
 	return 0;
 }
 
+/* --vfio BDF (repeatable): a host PCI function bound to vfio-pci, passed through. */
+static int opt_vfio(struct vmm_config *c, const char *a, char *e, size_t n)
+{
+	char bdf[VFIO_BDF_LEN];
+
+	if (c->nvfio >= VMM_MAX_VFIO)
+		return fail(e, n, "--vfio: at most %d passthrough devices", VMM_MAX_VFIO);
+	if (vfio__parse_bdf(a, bdf))
+		return fail(e, n, "--vfio: '%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", a);
+	for (int i = 0; i < c->nvfio; i++)
+		if (!strcmp(c->vfio[i], bdf))
+			return fail(e, n, "--vfio: %s is given twice", bdf);
+	strcpy(c->vfio[c->nvfio++], bdf);
+	return 0;
+}
+
 /* --dma-engine: the DMA-engine test device (devices/dma-engine.h); one is enough, a repeat changes nothing. */
 static int opt_dma_engine(struct vmm_config *c, const char *a, char *e, size_t n) { c->dma_engine = true; return 0; }
 
@@ -238,6 +257,7 @@ static const struct cli_option options[] = {
 	{ "net", "tap=NAME[,mac=MAC]", "virtio-net on host tap NAME, created if missing (repeatable)", opt_net },
 	{ "rng", NULL, "virtio-rng, fed from the host's getrandom()", opt_rng },
 	{ "console", "pty|file:PATH|stdio", "virtio-console (hvc0); stdio only without --serial stdio", opt_console },
+	{ "vfio", "BDF", "pass a host PCI function bound to vfio-pci through (iommufd; repeatable)", opt_vfio },
 	{ "dma-engine", NULL, "PCI DMA-engine test device (copy/fill/compare through the vIOMMU)", opt_dma_engine },
 	{ "dump-dtb", "FILE", "write the machine's device tree to FILE and exit", opt_dump_dtb },
 	{ "verbose", NULL, "more messages (repeat for debug)", opt_verbose },

@@ -17,6 +17,8 @@ struct viommu_config {
 #define VMM_MAX_DISKS 8
 #define VMM_MAX_NICS 4
 #define VMM_PATH_MAX 4096
+#define VMM_MAX_VFIO 4
+#define VMM_BDF_LEN 13		/* "0000:00:04.0" and its NUL (VFIO_BDF_LEN) */
 #define VMM_IFNAME_MAX 16	/* IFNAMSIZ, terminating NUL included */
 
 /* --disk PATH[,readonly][,direct]: a virtio-blk device on a raw image file or block device. */
@@ -52,6 +54,8 @@ struct vmm_config {
 	bool rng;		/* --rng: virtio-rng */
 	enum console_mode console;
 	const char *console_path;	/* CONSOLE_FILE */
+	char vfio[VMM_MAX_VFIO][VMM_BDF_LEN];	/* --vfio: host PCI functions passed through */
+	int nvfio;
 	bool dma_engine;	/* --dma-engine: the DMA-engine test device */
 	const char *dump_dtb;
 	const char *kvm_dev;	/* "/dev/kvm" */

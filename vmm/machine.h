@@ -19,6 +19,8 @@ struct test_exit;
 struct pci_host;
 struct vtd;
 struct dma_engine;
+struct vfio_host;
+struct vfio_pci;
 
 struct machine {
 	const struct vmm_config *cfg;
@@ -32,6 +34,8 @@ struct machine {
 	struct pci_host *pci;
 	struct vtd *vtd;		/* NULL with --viommu off */
 	struct dma_engine *dma_engine;	/* --dma-engine */
+	struct vfio_host *vfio_host;	/* --vfio: what the passthrough devices share */
+	struct vfio_pci *vfio[VMM_MAX_VFIO];
 	void *dtb;
 	size_t dtb_len;
 	uint64_t rsdp;

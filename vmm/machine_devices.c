@@ -13,6 +13,7 @@
 #include "devices/reset.h"
 #include "devices/serial.h"
 #include "devices/test-exit.h"
+#include "devices/vfio/vfio-pci.h"
 #include "iommu/vtd.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
@@ -75,6 +76,25 @@ static int machine__viommu_init(struct machine *m)
 	return 0;
 }
 
+/* --vfio: host functions passed through, after the vIOMMU that they may have to join. */
+static int machine__vfio_init(struct machine *m)
+{
+	char err[512];
+
+	if (!m->cfg->nvfio)
+		return 0;
+	m->vfio_host = vfio_host__create(&m->vm, m->pci, m->vtd, &vfio__host_paths, "/dev/iommu");
+	if (!m->vfio_host)
+		return VMM_EXIT_ERROR;
+	for (int i = 0; i < m->cfg->nvfio; i++) {
+		if (vfio_pci__create(m->vfio_host, m->cfg->vfio[i], &m->vfio[i], err, sizeof(err))) {
+			pr_err("%s", err);
+			return VMM_EXIT_ERROR;
+		}
+	}
+	return 0;
+}
+
 int machine_devices__init(struct machine *m)
 {
 	struct vm *vm = &m->vm;
@@ -99,6 +119,8 @@ int machine_devices__init(struct machine *m)
 	if (m->cfg->dma_engine && !(m->dma_engine = dma_engine__create(m->pci)))
 		return VMM_EXIT_ERROR;
 	ret = machine_virtio__init(m);
+	if (!ret)
+		ret = machine__vfio_init(m);
 	if (ret)
 		return ret;
 	/* The VMM is the firmware: give every BAR an address before the guest runs. */
@@ -114,6 +136,12 @@ void machine_devices__exit(struct machine *m)
 	dma_engine__destroy(m->dma_engine);
 	m->dma_engine = NULL;
 	machine_virtio__exit(m);	/* before the host: the devices release their INTx lines through it */
+	for (int i = 0; i < VMM_MAX_VFIO; i++) {
+		vfio_pci__destroy(m->vfio[i]);
+		m->vfio[i] = NULL;
+	}
+	vfio_host__destroy(m->vfio_host);
+	m->vfio_host = NULL;
 	if (m->pci)
 		pci_host__exit(m->pci);
 	if (m->vtd)

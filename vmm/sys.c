@@ -70,6 +70,32 @@ int sys__kvm_set_lapic(int fd, const struct kvm_lapic_state *l) { return sys__io
 int sys__kvm_get_mp_state(int fd, struct kvm_mp_state *mp) { return sys__ioctl(fd, KVM_GET_MP_STATE, mp, "KVM_GET_MP_STATE"); }
 int sys__kvm_set_signal_mask(int fd, const struct kvm_signal_mask *m) { return sys__ioctl(fd, KVM_SET_SIGNAL_MASK, PTR(m), "KVM_SET_SIGNAL_MASK"); }
 
+int sys__kvm_create_device(int fd, struct kvm_create_device *cd) { return sys__ioctl(fd, KVM_CREATE_DEVICE, cd, "KVM_CREATE_DEVICE"); }
+int sys__kvm_set_device_attr(int fd, const struct kvm_device_attr *a) { return sys__ioctl(fd, KVM_SET_DEVICE_ATTR, PTR(a), "KVM_SET_DEVICE_ATTR"); }
+
+int sys__iommu_destroy(int fd, uint32_t id)
+{
+	struct iommu_destroy d = { .size = sizeof(d), .id = id };
+
+	return sys__ioctl(fd, IOMMU_DESTROY, &d, "IOMMU_DESTROY");
+}
+int sys__iommu_ioas_alloc(int fd, struct iommu_ioas_alloc *a) { return sys__ioctl(fd, IOMMU_IOAS_ALLOC, a, "IOMMU_IOAS_ALLOC"); }
+int sys__iommu_ioas_iova_ranges(int fd, struct iommu_ioas_iova_ranges *r) { return sys__ioctl(fd, IOMMU_IOAS_IOVA_RANGES, r, "IOMMU_IOAS_IOVA_RANGES"); }
+int sys__iommu_ioas_map(int fd, const struct iommu_ioas_map *m) { return sys__ioctl(fd, IOMMU_IOAS_MAP, PTR(m), "IOMMU_IOAS_MAP"); }
+int sys__iommu_ioas_unmap(int fd, struct iommu_ioas_unmap *u) { return sys__ioctl(fd, IOMMU_IOAS_UNMAP, u, "IOMMU_IOAS_UNMAP"); }
+int sys__iommu_hwpt_alloc(int fd, struct iommu_hwpt_alloc *a) { return sys__ioctl(fd, IOMMU_HWPT_ALLOC, a, "IOMMU_HWPT_ALLOC"); }
+int sys__iommu_get_hw_info(int fd, struct iommu_hw_info *i) { return sys__ioctl(fd, IOMMU_GET_HW_INFO, i, "IOMMU_GET_HW_INFO"); }
+int sys__iommu_hwpt_invalidate(int fd, struct iommu_hwpt_invalidate *i) { return sys__ioctl(fd, IOMMU_HWPT_INVALIDATE, i, "IOMMU_HWPT_INVALIDATE"); }
+
+int sys__vfio_device_bind_iommufd(int fd, struct vfio_device_bind_iommufd *b) { return sys__ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, b, "VFIO_DEVICE_BIND_IOMMUFD"); }
+int sys__vfio_device_attach_iommufd_pt(int fd, struct vfio_device_attach_iommufd_pt *a) { return sys__ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, a, "VFIO_DEVICE_ATTACH_IOMMUFD_PT"); }
+int sys__vfio_device_detach_iommufd_pt(int fd, const struct vfio_device_detach_iommufd_pt *d) { return sys__ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, PTR(d), "VFIO_DEVICE_DETACH_IOMMUFD_PT"); }
+int sys__vfio_device_get_info(int fd, struct vfio_device_info *i) { return sys__ioctl(fd, VFIO_DEVICE_GET_INFO, i, "VFIO_DEVICE_GET_INFO"); }
+int sys__vfio_device_get_region_info(int fd, struct vfio_region_info *i) { return sys__ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, i, "VFIO_DEVICE_GET_REGION_INFO"); }
+int sys__vfio_device_get_irq_info(int fd, struct vfio_irq_info *i) { return sys__ioctl(fd, VFIO_DEVICE_GET_IRQ_INFO, i, "VFIO_DEVICE_GET_IRQ_INFO"); }
+int sys__vfio_device_set_irqs(int fd, const struct vfio_irq_set *s) { return sys__ioctl(fd, VFIO_DEVICE_SET_IRQS, PTR(s), "VFIO_DEVICE_SET_IRQS"); }
+int sys__vfio_device_reset(int fd) { return sys__ioctl(fd, VFIO_DEVICE_RESET, NULL, "VFIO_DEVICE_RESET"); }
+
 int sys__tun_set_iff(int fd, struct ifreq *ifr) { return sys__ioctl(fd, TUNSETIFF, ifr, "TUNSETIFF"); }
 int sys__tun_set_vnet_hdr_sz(int fd, int size) { return sys__ioctl(fd, TUNSETVNETHDRSZ, &size, "TUNSETVNETHDRSZ"); }
 int sys__tun_set_offload(int fd, unsigned flags) { return sys__ioctl(fd, TUNSETOFFLOAD, VAL(flags), "TUNSETOFFLOAD"); }

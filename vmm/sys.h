@@ -7,7 +7,9 @@
 #ifndef MINIVMM_SYS_H
 #define MINIVMM_SYS_H
 
+#include <linux/iommufd.h>
 #include <linux/kvm.h>
+#include <linux/vfio.h>
 #include <stdint.h>
 
 struct ifreq;
@@ -55,6 +57,30 @@ int sys__kvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *lapic);
 int sys__kvm_set_lapic(int vcpu_fd, const struct kvm_lapic_state *lapic);
 int sys__kvm_get_mp_state(int vcpu_fd, struct kvm_mp_state *mp);
 int sys__kvm_set_signal_mask(int vcpu_fd, const struct kvm_signal_mask *mask);
+
+/* VM devices (KVM_CREATE_DEVICE; the KVM-VFIO pseudo-device) */
+int sys__kvm_create_device(int vm_fd, struct kvm_create_device *cd);
+int sys__kvm_set_device_attr(int dev_fd, const struct kvm_device_attr *attr);
+
+/* /dev/iommu (iommufd, <linux/iommufd.h>) */
+int sys__iommu_destroy(int iommufd, uint32_t id);
+int sys__iommu_ioas_alloc(int iommufd, struct iommu_ioas_alloc *a);
+int sys__iommu_ioas_iova_ranges(int iommufd, struct iommu_ioas_iova_ranges *r);
+int sys__iommu_ioas_map(int iommufd, const struct iommu_ioas_map *m);
+int sys__iommu_ioas_unmap(int iommufd, struct iommu_ioas_unmap *u);
+int sys__iommu_hwpt_alloc(int iommufd, struct iommu_hwpt_alloc *a);
+int sys__iommu_get_hw_info(int iommufd, struct iommu_hw_info *i);
+int sys__iommu_hwpt_invalidate(int iommufd, struct iommu_hwpt_invalidate *i);
+
+/* VFIO device cdev (/dev/vfio/devices/vfioN, <linux/vfio.h>) */
+int sys__vfio_device_bind_iommufd(int dev_fd, struct vfio_device_bind_iommufd *b);
+int sys__vfio_device_attach_iommufd_pt(int dev_fd, struct vfio_device_attach_iommufd_pt *a);
+int sys__vfio_device_detach_iommufd_pt(int dev_fd, const struct vfio_device_detach_iommufd_pt *d);
+int sys__vfio_device_get_info(int dev_fd, struct vfio_device_info *i);
+int sys__vfio_device_get_region_info(int dev_fd, struct vfio_region_info *i);
+int sys__vfio_device_get_irq_info(int dev_fd, struct vfio_irq_info *i);
+int sys__vfio_device_set_irqs(int dev_fd, const struct vfio_irq_set *s);
+int sys__vfio_device_reset(int dev_fd);
 
 /* /dev/net/tun (tap devices for virtio-net) and interface flags on a socket */
 int sys__tun_set_iff(int tun_fd, struct ifreq *ifr);

@@ -59,6 +59,15 @@ for v in /sys/bus/virtio/devices/*; do
 	say virtio $(basename "$v") id=$(cat "$v/device") pci=$(pci_of "$v") driver=$dr
 done
 
+# PCI drivers that are modules (in this initramfs) for the functions the checks pass through: an NVMe
+# controller (class 0x010802) gets nvme. Short command timeouts (nvme_core's defaults are 60 s for admin
+# and 30 s for I/O commands): a controller whose completions never arrive shows within the L2 watchdog.
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/class" 2>/dev/null)" = 0x010802 ] || continue
+	modprobe nvme_core admin_timeout=15 io_timeout=15 && modprobe nvme
+	break
+done
+
 # One line per PCI function: BDF vendor device class iommu-group default-domain-type driver.
 for d in /sys/bus/pci/devices/*; do
 	[ -e "$d" ] || continue

@@ -56,6 +56,8 @@ lab_bytes() {
 #   rng                             virtio-rng
 #   console:PATH                    virtio-console (hvc0) whose output goes to the file PATH
 #   dmae                            minivmm's DMA-engine test device (devices/dma-engine.h); see vmm_supports
+#   vfio:BDF                        the host's PCI function BDF (bound to vfio-pci) passed through, iommufd
+#                                   backend: minivmm --vfio BDF, QEMU -device vfio-pci,host=BDF,iommufd=...
 # With the vIOMMU on, every virtio device is modern-only with VIRTIO_F_ACCESS_PLATFORM (minivmm does
 # that by itself; QEMU is told iommu_platform=on), so all their DMA is translated.
 vmm_exec() {
@@ -70,6 +72,7 @@ vmm_exec() {
 			rng) set -- "$@" --rng ;;
 			console:*) set -- "$@" --console "file:${_d#console:}" ;;
 			dmae) set -- "$@" --dma-engine ;;
+			vfio:*) set -- "$@" --vfio "${_d#vfio:}" ;;
 			*) echo "lab: unknown device '$_d'" >&2; exit 2 ;;
 			esac
 		done
@@ -87,7 +90,7 @@ vmm_exec() {
 		else
 			set -- -M q35
 		fi
-		_i=0
+		_i=0 _fd=""
 		for _d in $_devs; do
 			_i=$((_i + 1))
 			case $_d in
@@ -108,6 +111,11 @@ vmm_exec() {
 				set -- "$@" -chardev "file,id=con$_i,path=${_d#console:}" -device "virtio-serial-pci$_vo" \
 					-device "virtconsole,chardev=con$_i" ;;
 			dmae) echo "lab: QEMU has no DMA-engine device (it is minivmm's own test device)" >&2; exit 2 ;;
+			vfio:*)
+				# One iommufd object (/dev/iommu) for all the assigned functions.
+				[ -n "$_fd" ] || set -- "$@" -object iommufd,id=iommufd0
+				_fd=1
+				set -- "$@" -device "vfio-pci,host=${_d#vfio:},iommufd=iommufd0" ;;
 			*) echo "lab: unknown device '$_d'" >&2; exit 2 ;;
 			esac
 		done

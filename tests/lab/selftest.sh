@@ -17,16 +17,31 @@ trap 'rm -rf "$T"' EXIT
 cat >"$T/fake-vmm" <<'EOF'
 #!/bin/sh
 # The fake VMM: takes minivmm's or QEMU's arguments, prints $FAKE_CONSOLE, exits with $FAKE_RC.
-disks="" console="" cmdline=""
+disks="" console="" cmdline="" viommu=off vfio=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) disks="$disks ${2%%,*}"; shift ;;
+	--viommu) viommu=$2; shift ;;
+	--vfio) vfio=$2; shift ;;
 	--console) console=${2#file:}; shift ;;
 	--cmdline | -append) cmdline=$2; shift ;;
 	-drive) f=${2#file=}; disks="$disks ${f%%,*}"; shift ;;
 	esac
 	shift
 done
+# A passed-through function with the vIOMMU on: this host's IOMMU cannot nest. FAKE_FLTS: refuse (the
+# right answer), accept (runs the guest), hang, crash (SIGSEGV), vague (status 1, another message),
+# usage (status 2).
+if [ "$viommu" = flts ] && [ -n "$vfio" ]; then
+	why="host IOMMU incompatible with --viommu flts: no nested translation (VT-d ECAP.NEST=0; IOMMU_HWPT_ALLOC(NEST_PARENT): Operation not supported)"
+	case ${FAKE_FLTS:-refuse} in
+	refuse) echo "minivmm: vfio $vfio: $why" >&2; exit 1 ;;
+	hang) exec sleep 1000 ;;
+	crash) kill -SEGV $$ ;;
+	vague) echo "minivmm: vfio $vfio: IOMMU_HWPT_ALLOC: Operation not supported" >&2; exit 1 ;;
+	usage) echo "minivmm: vfio $vfio: $why" >&2; exit 2 ;;
+	esac
+fi
 [ "$FAKE_RC" = hang ] && exec sleep 1000
 arg() { echo "$cmdline" | tr ' ' '\n' | sed -n "s/^lab\.$1=//p" | tail -n 1; }
 say() { printf '@@ %s\r\n' "$*"; }
@@ -108,6 +123,9 @@ EOF
 chmod +x "$T/fake-vmm"
 export LAB_TESTS_DIR LAB_QEMU="$T/fake-vmm" LAB_MINIVMM="$T/fake-vmm" LAB_VMLINUZ=/dev/null LAB_L2_INITRD=/dev/null
 export LAB_L2_TIMEOUT=2 LAB_L2_TRIES=2 FAKE_DIR="$T"
+# The passthrough check takes this function as already bound to vfio-pci (there is none here), with the
+# MD5 of the first MiB the canned console reports; the fake refuses or hangs at once.
+export LAB_PT_BDF=0000:00:04.0 LAB_PT_MD5=5d2a1c3e9f0b7a6d8c4e2f1a0b9c8d7e LAB_PT_REFUSE_TIMEOUT=2
 # Small disks for the virtio-blk check: the judgement does not depend on the size.
 export LAB_BLK_MIB=32 LAB_BLK_SRC_MIB=8 LAB_BLK_OPS=12 LAB_BLK_MAX_SECT=512 LAB_BLK_WATCHDOG=2
 
@@ -213,6 +231,16 @@ c faults '@@ dmesg [ 6.100000] DMAR: DRHD: handling fault status reg 2' \
 	'@@ dmesg [ 7.000000] DMAR: DRHD: handling fault status reg 2' \
 	'@@ dmesg [ 7.000100] DMAR: [DMA Write NO_PASID] Request device [00:02.0] fault addr 0x10a3c000 [fault reason 0x71] SM: Present bit in first-level paging entry is clear' \
 	'@@ L2-END uptime=9.5'
+
+# passthrough: the host's NVMe (00:04.0 in L1) at 00:01.0 in L2, no vIOMMU
+head_ passthrough
+c passthrough '@@ pci 0000:00:00.0 0x8086 0x29c0 0x060000 group=none type=none driver=none' \
+	'@@ pci 0000:00:01.0 0x1b36 0x0010 0x010802 group=none type=none driver=nvme' \
+	'@@ TASK-BEGIN nvme uptime=4.0' \
+	'@@ nvme ctrl=nvme0 pci=0000:00:01.0 model=QEMU_NVMe_Ctrl serial=minivmm-lab0 state=live' \
+	'@@ nvme-read dev=nvme0n1 sectors=131072 direct=1 rc=0 secs=0.08 sector0=MINIVMM-LAB-NVME-SECTOR0 md5_1m=5d2a1c3e9f0b7a6d8c4e2f1a0b9c8d7e err=-' \
+	'@@ nvme-dmesg [ 3.900000] nvme nvme0: pci function 0000:00:01.0' \
+	'@@ TASK-END nvme uptime=4.2' '@@ L2-END uptime=4.5'
 
 pass=0 fail=0 skip=0
 # case_ NAME CHECK WANT(pass|fail) RC CONSOLE-FILTER [VAR=VALUE...]: run CHECK on its good console
@@ -332,6 +360,20 @@ case_ abandon-not-logged faults fail 0 '/fault addr 0x10a3c000/d'
 case_ abandon-stuck faults fail 0 's/^@@ dmae regs .*/@@ dmae regs status=0x1 busy=1 done=0 error=0 errcode=0 fault_addr=0 fault_dir=0 bytes=0 completed=4\r/'
 case_ rebind-broken faults fail 0 's/^@@ blk-rebind .*/@@ blk-rebind disk=none pci=0000:00:01.0\r/'
 case_ rebind-wrong-data faults fail 0 's/md5_8m=@MD5_8M@/md5_8m=0123/'
+
+case_ good passthrough pass 0 ''
+case_ exit-status passthrough fail 1 ''
+case_ hang passthrough fail hang ''
+case_ not-seen passthrough fail 0 '/0x1b36 0x0010/d'
+case_ undriven passthrough fail 0 '/0x1b36 0x0010/s/driver=nvme/driver=none/'
+case_ no-namespace passthrough fail 0 's/^@@ nvme-read .*/@@ nvme-read dev=none\r/'
+case_ sector-wrong passthrough fail 0 's/sector0=MINIVMM-LAB-NVME-SECTOR0/sector0=none/'
+case_ data-wrong passthrough fail 0 's/md5_1m=5d2a/md5_1m=0000/'
+case_ flts-accepted passthrough fail 0 '' FAKE_FLTS=accept
+case_ flts-hang passthrough fail 0 '' FAKE_FLTS=hang
+case_ flts-crash passthrough fail 0 '' FAKE_FLTS=crash
+case_ flts-vague passthrough fail 0 '' FAKE_FLTS=vague
+case_ flts-status passthrough fail 0 '' FAKE_FLTS=usage
 
 echo "$pass passed, $fail failed$([ $skip -gt 0 ] && echo ", $skip skipped")"
 [ $fail = 0 ]

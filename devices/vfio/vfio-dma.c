@@ -1,0 +1,212 @@
+/*
+ * DMA of a passthrough function: what the host IOMMU does with the device's requests.
+ *
+ * --viommu off: the device is attached to the machine's IOAS, where all guest RAM is mapped at its guest
+ * physical address.
+ *
+ * --viommu flts (design notes §5.3, §6.3): the device is attached to a nesting-parent HWPT allocated on
+ * that IOAS as soon as it is bound, before its host IOMMU description exists; a host that cannot nest
+ * fails right there (EOPNOTSUPP), and the vIOMMU's own check then names the reason. Once the function
+ * has its requester ID, the description is handed to the vIOMMU (vtd__set_host_iommu_device), which
+ * checks the host and from then on reports the guest's RID_PASID entry:
+ *   translation off, or PGTT = pass-through -> the parent (guest physical = IOVA);
+ *   PGTT = first-stage -> a VT-d stage-1 HWPT on the guest's FSPTPTR, nested on the parent (attach
+ *                         replaces the old one without a window; the old one is destroyed after);
+ *   no valid entry     -> detached: the host blocks the device's DMA.
+ * PASID-based IOTLB invalidations of the entry's (DID, PASID) go to the stage-1 HWPT
+ * (IOMMU_HWPT_INVALIDATE). Caching mode is not needed: the host hardware walks the guest's tables
+ * itself and, like the emulated unit, caches no not-present entries. Faults of the host's first-stage
+ * walk are not reported to the guest (no iommufd fault path for VT-d nesting yet; they show in the
+ * host's log).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/vfio/vfio-priv.h"
+#include "vmm/log.h"
+#include "vmm/sys.h"
+#include "vmm/vm.h"
+
+#define PREFIX "host IOMMU incompatible with --viommu flts: "
+
+static int attach(struct vfio_pci *vp, uint32_t pt)
+{
+	int ret;
+
+	if (vp->attached == pt)
+		return 0;
+	ret = vfio__attach(&vp->dev, pt);
+	if (!ret)
+		vp->attached = pt;
+	return ret;
+}
+
+static void host_iommu_of(struct vfio_pci *vp, struct vtd_host_iommu *h)
+{
+	*h = (struct vtd_host_iommu){
+		.backend = VTD_HOST_BACKEND_IOMMUFD,
+		.type = vp->hw.type,
+		.cap = vp->hw.cap,
+		.ecap = vp->hw.ecap,
+	};
+}
+
+int vfio_dma__attach(struct vfio_pci *vp, char *err, size_t n)
+{
+	struct vfio_host *h = vp->host;
+	struct iommufd *ifd = &h->iommufd;
+	const char *bdf = vp->dev.bdf;
+	int ret;
+
+	ret = iommufd__map_ram(ifd, &h->vm->mem);
+	if (ret) {
+		snprintf(err, n, "vfio %s: mapping guest RAM for DMA: %s: %s", bdf, sys__last_ioctl(), strerror(-ret));
+		return ret;
+	}
+	if (!h->vtd) {
+		ret = attach(vp, ifd->ioas_id);
+		if (ret)
+			snprintf(err, n, "vfio %s: VFIO_DEVICE_ATTACH_IOMMUFD_PT (IOAS): %s", bdf, strerror(-ret));
+		return ret;
+	}
+	ret = iommufd__alloc_nest_parent(ifd, vp->dev.dev_id, &vp->parent_hwpt);
+	if (ret) {
+		struct vtd_host_iommu hi;
+		char why[200];
+
+		/* Say why, with the vIOMMU's check, when the host's description tells. */
+		if (iommufd__hw_info(ifd, vp->dev.dev_id, &vp->hw) == 0) {
+			host_iommu_of(vp, &hi);
+			if (vtd__check_host_iommu(h->vtd, &hi, why, sizeof(why))) {
+				snprintf(err, n, "vfio %s: " PREFIX "%s; IOMMU_HWPT_ALLOC(NEST_PARENT): %s", bdf, why,
+					 strerror(-ret));
+				return ret;
+			}
+		}
+		snprintf(err, n, "vfio %s: " PREFIX "no nested translation (IOMMU_HWPT_ALLOC(NEST_PARENT): %s)", bdf,
+			 strerror(-ret));
+		vp->parent_hwpt = 0;
+		return ret;
+	}
+	ret = attach(vp, vp->parent_hwpt);
+	if (ret)
+		snprintf(err, n, "vfio %s: VFIO_DEVICE_ATTACH_IOMMUFD_PT (nesting parent): %s", bdf, strerror(-ret));
+	return ret;
+}
+
+static void bind_first_stage(struct vfio_pci *vp, const struct vtd_binding *b)
+{
+	struct iommufd *ifd = &vp->host->iommufd;
+	struct iommufd_vtd_s1 s1 = {
+		.pgtbl_addr = b->fsptptr, .addr_width = b->addr_width, .sre = b->sre, .wpe = b->wpe,
+	};
+	uint32_t old = vp->s1_hwpt, id;
+	int ret;
+
+	ret = iommufd__alloc_vtd_s1(ifd, vp->dev.dev_id, vp->parent_hwpt, &s1, &id);
+	if (!ret) {
+		ret = attach(vp, id);
+		if (ret)
+			iommufd__destroy(ifd, id);
+	}
+	if (ret) {
+		pr_err("vfio %s: cannot nest the guest's first-stage tables at %#llx (DID %u): %s: %s; "
+		       "the device's DMA is blocked", vp->dev.bdf, (unsigned long long)b->fsptptr, b->did,
+		       sys__last_ioctl(), strerror(-ret));
+		if (!vfio__detach(&vp->dev))
+			vp->attached = 0;
+		id = 0;
+	}
+	vp->s1_hwpt = id;
+	if (old && old != id)
+		iommufd__destroy(ifd, old);
+}
+
+/* vIOMMU callback (its lock held, on the vCPU that programs it). */
+static void binding_changed(void *opaque, const struct vtd_binding *b)
+{
+	struct vfio_pci *vp = opaque;
+	struct iommufd *ifd = &vp->host->iommufd;
+	int ret = 0;
+
+	switch (b->kind) {
+	case VTD_BIND_FIRST_STAGE:
+		bind_first_stage(vp, b);
+		return;
+	case VTD_BIND_UNTRANSLATED:
+	case VTD_BIND_PASSTHROUGH:
+		ret = attach(vp, vp->parent_hwpt);
+		break;
+	case VTD_BIND_BLOCKED:
+		if (vp->attached && !(ret = vfio__detach(&vp->dev)))
+			vp->attached = 0;
+		break;
+	}
+	if (ret)
+		pr_err("vfio %s: %s: %s", vp->dev.bdf, sys__last_ioctl(), strerror(-ret));
+	if (vp->s1_hwpt && vp->attached != vp->s1_hwpt) {
+		iommufd__destroy(ifd, vp->s1_hwpt);
+		vp->s1_hwpt = 0;
+	}
+}
+
+static void iotlb_invalidate(void *opaque, uint16_t did, uint32_t pasid, uint64_t addr, uint64_t npages, bool leaf)
+{
+	struct vfio_pci *vp = opaque;
+	int ret;
+
+	if (!vp->s1_hwpt)
+		return;
+	ret = iommufd__invalidate_s1(&vp->host->iommufd, vp->s1_hwpt, addr, npages, leaf);
+	if (ret)
+		pr_err("vfio %s: invalidating the host's first-stage cache (DID %u, %#llx + %llu pages): %s",
+		       vp->dev.bdf, did, (unsigned long long)addr, (unsigned long long)npages, strerror(-ret));
+}
+
+static const struct vtd_dev_ops vfio_vtd_ops = {
+	.binding_changed = binding_changed,
+	.iotlb_invalidate = iotlb_invalidate,
+};
+
+int vfio_dma__join_viommu(struct vfio_pci *vp, char *err, size_t n)
+{
+	struct vtd *vtd = vp->host->vtd;
+	struct vtd_host_iommu hi;
+	char why[200];
+	int ret;
+
+	if (!vtd)
+		return 0;
+	/* The host IOMMU device object: created after the attach, as nesting needs the HWPT ids. */
+	ret = iommufd__hw_info(&vp->host->iommufd, vp->dev.dev_id, &vp->hw);
+	if (ret) {
+		snprintf(err, n, "vfio %s: IOMMU_GET_HW_INFO: %s", vp->dev.bdf, strerror(-ret));
+		return ret;
+	}
+	host_iommu_of(vp, &hi);
+	ret = vtd__set_host_iommu_device(vtd, (uint16_t)vp->pci.bus << 8 | vp->pci.devfn, &hi, &vfio_vtd_ops, vp,
+					 why, sizeof(why));
+	if (ret) {
+		snprintf(err, n, "vfio %s: %s%s", vp->dev.bdf, ret == -EINVAL ? PREFIX : "", why);
+		return ret;
+	}
+	vp->watched = true;
+	return 0;
+}
+
+void vfio_dma__detach(struct vfio_pci *vp)
+{
+	struct iommufd *ifd = &vp->host->iommufd;
+
+	if (vp->watched)
+		vtd__unwatch_device(vp->host->vtd, (uint16_t)vp->pci.bus << 8 | vp->pci.devfn);
+	vp->watched = false;
+	if (vp->attached && !vfio__detach(&vp->dev))
+		vp->attached = 0;
+	if (vp->s1_hwpt)
+		iommufd__destroy(ifd, vp->s1_hwpt);
+	if (vp->parent_hwpt)
+		iommufd__destroy(ifd, vp->parent_hwpt);
+	vp->s1_hwpt = vp->parent_hwpt = 0;
+}

@@ -1,0 +1,71 @@
+/* Internal to devices/vfio/: the passthrough device's state, shared by its config, DMA and IRQ parts. */
+#ifndef MINIVMM_DEVICES_VFIO_PRIV_H
+#define MINIVMM_DEVICES_VFIO_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/pci.h"
+#include "devices/vfio/vfio-pci.h"
+#include "iommu/vtd.h"
+#include "vmm/iommufd.h"
+#include "vmm/vfio.h"
+
+struct vfio_host {
+	struct vm *vm;
+	struct pci_host *pci;
+	struct vtd *vtd;		/* NULL with --viommu off */
+	struct vfio_paths paths;
+	const char *iommu_path;
+	struct iommufd iommufd;		/* opened by the first device */
+	int kvm_vfio_fd;		/* the KVM-VFIO pseudo-device, -1 until the first device */
+};
+
+struct vfio_bar {
+	struct vfio_pci *vp;
+	unsigned index;			/* VFIO region = BAR number */
+};
+
+/* One guest interrupt vector backed by a host vector's eventfd. */
+struct vfio_vec {
+	int efd;
+	int gsi;			/* KVM MSI route, -1 until first routed */
+	uint64_t addr;
+	uint32_t data;
+	bool irqfd;			/* KVM delivers it (deliverable) */
+	bool polled;			/* else the poller sets the pending bit (masked) */
+};
+
+struct vfio_pci {
+	struct pci_device pci;
+	struct vfio_host *host;
+	struct vfio_device dev;
+	struct vfio_bar bar[PCI_STD_NUM_BARS];
+
+	/* DMA (vfio-dma.c); changed only under the vIOMMU's lock or before the guest runs. */
+	struct iommufd_hw_info hw;
+	uint32_t parent_hwpt;		/* nesting parent (--viommu flts), 0 if none */
+	uint32_t s1_hwpt;		/* the guest's first-stage tables nested on it, 0 if none */
+	uint32_t attached;		/* IOAS or HWPT the device is attached to, 0 = detached (blocked) */
+	bool watched;
+
+	/* Interrupts (vfio-irq.c). */
+	pthread_mutex_t irq_lock;
+	unsigned irq_index;		/* VFIO_PCI_MSIX/MSI_IRQ_INDEX enabled on the host, or VFIO_PCI_NUM_IRQS */
+	unsigned nvec;
+	struct vfio_vec *vec;
+	int epfd, stop_efd;
+	pthread_t poller;
+	bool poller_started;
+};
+
+int vfio_dma__attach(struct vfio_pci *vp, char *err, size_t errlen);		/* before pci_host__add */
+int vfio_dma__join_viommu(struct vfio_pci *vp, char *err, size_t errlen);	/* after: has a requester ID */
+void vfio_dma__detach(struct vfio_pci *vp);
+
+int vfio_irq__init(struct vfio_pci *vp, unsigned nvec);
+void vfio_irq__vector_changed(struct pci_device *dev, unsigned vector);
+void vfio_irq__exit(struct vfio_pci *vp);
+
+#endif

@@ -1,0 +1,155 @@
+/* The iommufd object (vmm/iommufd.h): thin layer over the IOMMU_* wrappers of the sys layer. */
+#include "vmm/iommufd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm/log.h"
+#include "vmm/memory.h"
+#include "vmm/sys.h"
+
+int iommufd__open(struct iommufd *ifd, const char *path)
+{
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	int ret;
+
+	memset(ifd, 0, sizeof(*ifd));
+	ifd->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (ifd->fd < 0)
+		return -errno;
+	ret = sys__iommu_ioas_alloc(ifd->fd, &a);
+	if (ret < 0) {
+		close(ifd->fd);
+		ifd->fd = -1;
+		return ret;
+	}
+	ifd->ioas_id = a.out_ioas_id;
+	return 0;
+}
+
+void iommufd__close(struct iommufd *ifd)
+{
+	if (ifd->fd < 0)
+		return;
+	/* Closing the fd drops the IOAS, its mappings and every HWPT left. */
+	close(ifd->fd);
+	ifd->fd = -1;
+}
+
+int iommufd__map_ram(struct iommufd *ifd, const struct guest_mem *mem)
+{
+	if (ifd->ram_mapped)
+		return 0;
+	for (int i = 0; i < mem->nr; i++) {
+		struct iommu_ioas_map m = {
+			.size = sizeof(m),
+			.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+			.ioas_id = ifd->ioas_id,
+			.user_va = (uintptr_t)mem->r[i].hva,
+			.length = mem->r[i].size,
+			.iova = mem->r[i].gpa,
+		};
+		int ret = sys__iommu_ioas_map(ifd->fd, &m);
+
+		if (ret < 0)
+			return ret;
+	}
+	ifd->ram_mapped = true;
+	return 0;
+}
+
+int iommufd__hw_info(struct iommufd *ifd, uint32_t dev_id, struct iommufd_hw_info *info)
+{
+	struct iommu_hw_info_vtd vtd = { 0 };
+	struct iommu_hw_info hi = {
+		.size = sizeof(hi),
+		.dev_id = dev_id,
+		.data_len = sizeof(vtd),
+		.data_uptr = (uintptr_t)&vtd,
+	};
+	int ret = sys__iommu_get_hw_info(ifd->fd, &hi);
+
+	if (ret < 0)
+		return ret;
+	memset(info, 0, sizeof(*info));
+	info->type = hi.out_data_type;
+	info->capabilities = hi.out_capabilities;
+	if (hi.out_data_type == IOMMU_HW_INFO_TYPE_INTEL_VTD) {
+		info->cap = vtd.cap_reg;
+		info->ecap = vtd.ecap_reg;
+		info->flags = vtd.flags;
+	}
+	return 0;
+}
+
+static int hwpt_alloc(struct iommufd *ifd, struct iommu_hwpt_alloc *a, uint32_t *hwpt_id)
+{
+	int ret = sys__iommu_hwpt_alloc(ifd->fd, a);
+
+	if (ret < 0)
+		return ret;
+	*hwpt_id = a->out_hwpt_id;
+	return 0;
+}
+
+int iommufd__alloc_nest_parent(struct iommufd *ifd, uint32_t dev_id, uint32_t *hwpt_id)
+{
+	struct iommu_hwpt_alloc a = {
+		.size = sizeof(a),
+		.flags = IOMMU_HWPT_ALLOC_NEST_PARENT,
+		.dev_id = dev_id,
+		.pt_id = ifd->ioas_id,
+		.data_type = IOMMU_HWPT_DATA_NONE,
+	};
+
+	return hwpt_alloc(ifd, &a, hwpt_id);
+}
+
+int iommufd__alloc_vtd_s1(struct iommufd *ifd, uint32_t dev_id, uint32_t parent_id,
+			  const struct iommufd_vtd_s1 *s1, uint32_t *hwpt_id)
+{
+	struct iommu_hwpt_vtd_s1 data = {
+		.flags = (s1->sre ? IOMMU_VTD_S1_SRE : 0) | (s1->wpe ? IOMMU_VTD_S1_WPE : 0),
+		.pgtbl_addr = s1->pgtbl_addr,
+		.addr_width = s1->addr_width,
+	};
+	struct iommu_hwpt_alloc a = {
+		.size = sizeof(a),
+		.dev_id = dev_id,
+		.pt_id = parent_id,
+		.data_type = IOMMU_HWPT_DATA_VTD_S1,
+		.data_len = sizeof(data),
+		.data_uptr = (uintptr_t)&data,
+	};
+
+	return hwpt_alloc(ifd, &a, hwpt_id);
+}
+
+int iommufd__invalidate_s1(struct iommufd *ifd, uint32_t hwpt_id, uint64_t addr, uint64_t npages, bool leaf)
+{
+	struct iommu_hwpt_vtd_s1_invalidate e = {
+		.addr = npages == UINT64_MAX ? 0 : addr,
+		.npages = npages,
+		.flags = leaf ? IOMMU_VTD_INV_FLAGS_LEAF : 0,
+	};
+	struct iommu_hwpt_invalidate inv = {
+		.size = sizeof(inv),
+		.hwpt_id = hwpt_id,
+		.data_uptr = (uintptr_t)&e,
+		.data_type = IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
+		.entry_len = sizeof(e),
+		.entry_num = 1,
+	};
+	int ret = sys__iommu_hwpt_invalidate(ifd->fd, &inv);
+
+	if (ret < 0)
+		return ret;
+	return inv.entry_num == 1 ? 0 : -EIO;
+}
+
+int iommufd__destroy(struct iommufd *ifd, uint32_t id)
+{
+	return sys__iommu_destroy(ifd->fd, id);
+}

@@ -1,0 +1,260 @@
+/* The VFIO device object (vmm/vfio.h). */
+#include "vmm/vfio.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/sys.h"
+
+const struct vfio_paths vfio__host_paths = { .sysfs = "/sys", .dev = "/dev" };
+
+static int fail(char *err, size_t n, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int vfio__parse_bdf(const char *s, char out[VFIO_BDF_LEN])
+{
+	unsigned dom = 0, bus, dev, fn;
+	size_t end = strlen(s), start;
+	char name[VFIO_BDF_LEN], tail;
+
+	/* A sysfs path: its last component. */
+	while (end && s[end - 1] == '/')
+		end--;
+	for (start = end; start && s[start - 1] != '/'; start--)
+		;
+	if (end - start >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, s + start, end - start);
+	name[end - start] = 0;
+	for (size_t i = 0; name[i]; i++)
+		if (!isxdigit((unsigned char)name[i]) && name[i] != ':' && name[i] != '.')
+			return -EINVAL;
+	if (strlen(name) == 12 && sscanf(name, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail) == 4)
+		;
+	else if (strlen(name) == 7 && sscanf(name, "%2x:%2x.%1x%c", &bus, &dev, &fn, &tail) == 3)
+		dom = 0;
+	else
+		return -EINVAL;
+	if (dev > 31 || fn > 7)
+		return -EINVAL;
+	snprintf(out, VFIO_BDF_LEN, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	return 0;
+}
+
+int vfio__find_cdev(const char *bdf, const struct vfio_paths *p, char *name, size_t n, char *err, size_t errlen)
+{
+	char path[512];
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", p->sysfs, bdf);
+	if (access(path, F_OK))
+		return fail(err, errlen, -ENODEV, "vfio %s: no such PCI device on this host (%s)", bdf, path);
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/vfio-dev", p->sysfs, bdf);
+	dir = opendir(path);
+	if (!dir)
+		return fail(err, errlen, -ENODEV,
+			    "vfio %s: not bound to vfio-pci with the device cdev (no %s): bind it to vfio-pci "
+			    "(driver_override) on a kernel with CONFIG_VFIO_DEVICE_CDEV", bdf, path);
+	name[0] = 0;
+	while ((e = readdir(dir)))
+		if (!strncmp(e->d_name, "vfio", 4) && isdigit((unsigned char)e->d_name[4]) &&
+		    strlen(e->d_name) < n)
+			strcpy(name, e->d_name);
+	closedir(dir);
+	if (!name[0])
+		return fail(err, errlen, -ENODEV, "vfio %s: %s holds no vfioN device", bdf, path);
+	return 0;
+}
+
+static int read_info(struct vfio_device *d)
+{
+	struct vfio_device_info di = { .argsz = sizeof(di) };
+	int ret = sys__vfio_device_get_info(d->fd, &di);
+
+	if (ret < 0)
+		return ret;
+	if (!(di.flags & VFIO_DEVICE_FLAGS_PCI) || di.num_regions < VFIO_PCI_CONFIG_REGION_INDEX + 1)
+		return -ENODEV;
+	d->flags = di.flags;
+	for (unsigned i = 0; i < VFIO_PCI_NUM_REGIONS && i < di.num_regions; i++) {
+		struct vfio_region_info ri = { .argsz = sizeof(ri), .index = i };
+
+		ret = sys__vfio_device_get_region_info(d->fd, &ri);
+		if (ret == -EINVAL)	/* a region this device does not have (VGA on most) */
+			continue;
+		if (ret < 0)
+			return ret;
+		d->region[i] = (struct vfio_region){ .offset = ri.offset, .size = ri.size, .flags = ri.flags };
+	}
+	for (unsigned i = 0; i < VFIO_PCI_NUM_IRQS && i < di.num_irqs; i++) {
+		struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = i };
+
+		ret = sys__vfio_device_get_irq_info(d->fd, &ii);
+		if (ret == -EINVAL)
+			continue;
+		if (ret < 0)
+			return ret;
+		d->irq_count[i] = ii.count;
+	}
+	return 0;
+}
+
+int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct vfio_paths *p,
+	       char *err, size_t errlen)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = iommufd };
+	char name[64], path[512];
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->fd = -1;
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+	ret = vfio__find_cdev(bdf, p, name, sizeof(name), err, errlen);
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/vfio/devices/%s", p->dev, name);
+	d->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0) {
+		ret = -errno;
+		return fail(err, errlen, ret, "vfio %s: cannot open %s: %s%s", bdf, path, strerror(-ret),
+			    ret == -EACCES || ret == -EPERM ? " (run as root or give this user the device)" :
+			    ret == -EBUSY ? " (another process has it)" : "");
+	}
+	ret = sys__vfio_device_bind_iommufd(d->fd, &bind);
+	if (ret < 0) {
+		fail(err, errlen, ret, "vfio %s: VFIO_DEVICE_BIND_IOMMUFD: %s", bdf, strerror(-ret));
+		goto out_close;
+	}
+	d->dev_id = bind.out_devid;
+	ret = read_info(d);
+	if (ret < 0) {
+		fail(err, errlen, ret, "vfio %s: %s: %s", bdf, ret == -ENODEV ? "not a PCI device" : sys__last_ioctl(),
+		     strerror(-ret));
+		goto out_close;
+	}
+	return 0;
+out_close:
+	close(d->fd);	/* unbinds from the iommufd */
+	d->fd = -1;
+	return ret;
+}
+
+void vfio__close(struct vfio_device *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+int vfio__attach(struct vfio_device *d, uint32_t pt_id)
+{
+	struct vfio_device_attach_iommufd_pt a = { .argsz = sizeof(a), .pt_id = pt_id };
+
+	return sys__vfio_device_attach_iommufd_pt(d->fd, &a);
+}
+
+int vfio__detach(struct vfio_device *d)
+{
+	struct vfio_device_detach_iommufd_pt dt = { .argsz = sizeof(dt) };
+
+	return sys__vfio_device_detach_iommufd_pt(d->fd, &dt);
+}
+
+static int region_check(struct vfio_device *d, unsigned index, uint64_t off, size_t len)
+{
+	if (index >= VFIO_PCI_NUM_REGIONS || off > d->region[index].size || len > d->region[index].size - off)
+		return -EINVAL;
+	return 0;
+}
+
+int vfio__region_read(struct vfio_device *d, unsigned index, uint64_t off, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (region_check(d, index, off, len))
+		return -EINVAL;
+	n = pread(d->fd, buf, len, d->region[index].offset + off);
+	return n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
+}
+
+int vfio__region_write(struct vfio_device *d, unsigned index, uint64_t off, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (region_check(d, index, off, len))
+		return -EINVAL;
+	n = pwrite(d->fd, buf, len, d->region[index].offset + off);
+	return n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
+}
+
+int vfio__set_irq_eventfds(struct vfio_device *d, unsigned index, unsigned start, unsigned count, const int *fds)
+{
+	size_t sz = sizeof(struct vfio_irq_set) + count * sizeof(int32_t);
+	struct vfio_irq_set *s = calloc(1, sz);
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	s->argsz = sz;
+	s->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	s->index = index;
+	s->start = start;
+	s->count = count;
+	memcpy(s->data, fds, count * sizeof(int32_t));
+	ret = sys__vfio_device_set_irqs(d->fd, s);
+	free(s);
+	return ret;
+}
+
+int vfio__disable_irqs(struct vfio_device *d, unsigned index)
+{
+	struct vfio_irq_set s = {
+		.argsz = sizeof(s),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = index,
+	};
+
+	return sys__vfio_device_set_irqs(d->fd, &s);
+}
+
+int vfio__reset(struct vfio_device *d)
+{
+	return (d->flags & VFIO_DEVICE_FLAGS_RESET) ? sys__vfio_device_reset(d->fd) : 0;
+}
+
+int vfio__kvm_add(int *kvm_vfio_fd, int vm_fd, struct vfio_device *d)
+{
+	int32_t fd = d->fd;
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_FILE,
+		.attr = KVM_DEV_VFIO_FILE_ADD,
+		.addr = (uintptr_t)&fd,
+	};
+	int ret;
+
+	if (*kvm_vfio_fd < 0) {
+		struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+
+		ret = sys__kvm_create_device(vm_fd, &cd);
+		if (ret < 0)
+			return ret;
+		*kvm_vfio_fd = cd.fd;
+	}
+	return sys__kvm_set_device_attr(*kvm_vfio_fd, &attr);
+}

@@ -1,0 +1,78 @@
+/*
+ * The VFIO device object: one host PCI function opened through its device cdev
+ * (/dev/vfio/devices/vfioN, Linux 6.6+ with VFIO_DEVICE_CDEV) and bound to an iommufd. Regions are
+ * reached with pread/pwrite at the offsets VFIO_DEVICE_GET_REGION_INFO gives; interrupts are eventfds
+ * (VFIO_DEVICE_SET_IRQS). The device model on top is devices/vfio/.
+ *
+ * Where things are found: @sysfs/bus/pci/devices/<BDF>/vfio-dev/vfioN names the cdev, which is
+ * @dev/vfio/devices/vfioN. Unit tests point both at a directory of their own.
+ */
+#ifndef MINIVMM_VFIO_H
+#define MINIVMM_VFIO_H
+
+#include <linux/vfio.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VFIO_BDF_LEN 13		/* "0000:00:04.0" and its NUL */
+
+struct vfio_paths {
+	const char *sysfs;	/* "/sys" */
+	const char *dev;	/* "/dev" */
+};
+extern const struct vfio_paths vfio__host_paths;
+
+struct vfio_region {
+	uint64_t offset;	/* in the device fd */
+	uint64_t size;
+	uint32_t flags;		/* VFIO_REGION_INFO_FLAG_* */
+};
+
+struct vfio_device {
+	char bdf[VFIO_BDF_LEN];
+	int fd;			/* the cdev, -1 when closed */
+	uint32_t dev_id;	/* iommufd device id (VFIO_DEVICE_BIND_IOMMUFD) */
+	uint32_t flags;		/* VFIO_DEVICE_FLAGS_* */
+	struct vfio_region region[VFIO_PCI_NUM_REGIONS];
+	uint32_t irq_count[VFIO_PCI_NUM_IRQS];
+};
+
+/*
+ * "0000:00:04.0", "00:04.0" or a sysfs path ending in one: the canonical "DDDD:BB:DD.F" in @out.
+ * -EINVAL if it is none of these.
+ */
+int vfio__parse_bdf(const char *s, char out[VFIO_BDF_LEN]);
+
+/* The cdev's name ("vfio3") from sysfs; -ENODEV with the reason in @err (no device, not on vfio-pci). */
+int vfio__find_cdev(const char *bdf, const struct vfio_paths *paths, char *name, size_t n, char *err,
+		    size_t errlen);
+
+/*
+ * Open the cdev of @bdf, bind it to @iommufd and read its regions and interrupts. On failure writes
+ * one line saying why into @err (no such device, not bound to vfio-pci, no permission, the ioctl that
+ * failed) and returns -errno; nothing stays open.
+ */
+int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct vfio_paths *paths,
+	       char *err, size_t errlen);
+void vfio__close(struct vfio_device *d);
+
+/* Attach to an IOAS or HWPT (a replace when already attached), or detach (DMA blocked). */
+int vfio__attach(struct vfio_device *d, uint32_t pt_id);
+int vfio__detach(struct vfio_device *d);
+
+/* Whole access to region @index at @off; -EINVAL past its end, -EIO on a short transfer. */
+int vfio__region_read(struct vfio_device *d, unsigned index, uint64_t off, void *buf, size_t len);
+int vfio__region_write(struct vfio_device *d, unsigned index, uint64_t off, const void *buf, size_t len);
+
+/* Trigger eventfds @fds[0..count) for vectors [start, start + count) of IRQ @index (-1: none). */
+int vfio__set_irq_eventfds(struct vfio_device *d, unsigned index, unsigned start, unsigned count,
+			   const int *fds);
+/* Disable every vector of IRQ @index. */
+int vfio__disable_irqs(struct vfio_device *d, unsigned index);
+/* Function-level reset, when the device supports one (VFIO_DEVICE_FLAGS_RESET); else 0. */
+int vfio__reset(struct vfio_device *d);
+
+/* Tell KVM about the device (the KVM-VFIO pseudo-device: coherency, page tracking). */
+int vfio__kvm_add(int *kvm_vfio_fd, int vm_fd, struct vfio_device *d);
+
+#endif
