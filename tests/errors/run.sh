@@ -33,10 +33,12 @@ case_ bad-cpus 2 "--cpus: '0' is not a number" --cpus 0
 case_ bad-viommu 2 "--viommu: unknown mode 'legacy'" --viommu legacy
 case_ missing-kernel 2 "cannot read kernel '$T/none'" --kernel "$T/none"
 case_ kernel-is-a-dir 2 "not a regular file" --kernel "$T"
+case_ bad-vfio-address 2 "--vfio: '00:04' is not a PCI address" --vfio 00:04
+case_ vfio-twice 2 "--vfio: 0000:00:04.0 is given twice" --vfio 00:04.0 --vfio 0000:00:04.0
 
 if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
 	echo "SKIP the remaining cases: /dev/kvm is not usable here"
-	skip=$((skip + 6))
+	skip=$((skip + 8))
 else
 	head -c 4096 /dev/urandom >"$T/garbage"
 	case_ garbage-kernel 2 "not a bzImage or ELF64 file" --kernel "$T/garbage"
@@ -45,6 +47,18 @@ else
 	case_ missing-initrd 2 "cannot read initrd '$T/none'" --kernel build/guest/tests/exitcode.elf --initrd "$T/none"
 	case_ serial-file-dir 2 "--serial file:$T/no/such/dir" --serial "file:$T/no/such/dir"
 	case_ dump-dtb-unwritable 2 "cannot write the device tree to '$T/no/dir/x.dtb'" --dump-dtb "$T/no/dir/x.dtb"
+	# Passthrough: the host checks come after the VM exists (status 1: the host cannot do it).
+	case_ vfio-no-device 1 "vfio 0000:ff:1f.7: no such PCI device on this host" --vfio ff:1f.7
+	nodrv=
+	for d in /sys/bus/pci/devices/*; do
+		[ -e "$d" ] && [ ! -e "$d/vfio-dev" ] && { nodrv=${d##*/}; break; }
+	done
+	if [ -n "$nodrv" ]; then
+		case_ vfio-not-on-vfio-pci 1 "vfio $nodrv: not bound to vfio-pci" --vfio "$nodrv"
+	else
+		echo "SKIP vfio-not-on-vfio-pci: this host has no PCI function outside vfio-pci"
+		skip=$((skip + 1))
+	fi
 	if [ -n "${BZIMAGE:-}" ] && [ -f "$BZIMAGE" ]; then
 		head -c 200000 "$BZIMAGE" >"$T/truncated"
 		case_ truncated-bzimage 2 "truncated" --kernel "$T/truncated"
