@@ -65,9 +65,6 @@ int sys__kvm_set_sregs(int fd, const struct kvm_sregs *s) { return sys__ioctl(fd
 int sys__kvm_set_fpu(int fd, const struct kvm_fpu *f) { return sys__ioctl(fd, KVM_SET_FPU, PTR(f), "KVM_SET_FPU"); }
 int sys__kvm_set_msrs(int fd, const struct kvm_msrs *m) { return sys__ioctl(fd, KVM_SET_MSRS, PTR(m), "KVM_SET_MSRS"); }
 int sys__kvm_set_cpuid2(int fd, const struct kvm_cpuid2 *c) { return sys__ioctl(fd, KVM_SET_CPUID2, PTR(c), "KVM_SET_CPUID2"); }
-int sys__kvm_get_lapic(int fd, struct kvm_lapic_state *l) { return sys__ioctl(fd, KVM_GET_LAPIC, l, "KVM_GET_LAPIC"); }
-int sys__kvm_set_lapic(int fd, const struct kvm_lapic_state *l) { return sys__ioctl(fd, KVM_SET_LAPIC, PTR(l), "KVM_SET_LAPIC"); }
-int sys__kvm_get_mp_state(int fd, struct kvm_mp_state *mp) { return sys__ioctl(fd, KVM_GET_MP_STATE, mp, "KVM_GET_MP_STATE"); }
 int sys__kvm_set_signal_mask(int fd, const struct kvm_signal_mask *m) { return sys__ioctl(fd, KVM_SET_SIGNAL_MASK, PTR(m), "KVM_SET_SIGNAL_MASK"); }
 
 int sys__kvm_create_device(int fd, struct kvm_create_device *cd) { return sys__ioctl(fd, KVM_CREATE_DEVICE, cd, "KVM_CREATE_DEVICE"); }

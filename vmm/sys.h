@@ -53,9 +53,6 @@ int sys__kvm_set_sregs(int vcpu_fd, const struct kvm_sregs *sregs);
 int sys__kvm_set_fpu(int vcpu_fd, const struct kvm_fpu *fpu);
 int sys__kvm_set_msrs(int vcpu_fd, const struct kvm_msrs *msrs);
 int sys__kvm_set_cpuid2(int vcpu_fd, const struct kvm_cpuid2 *cpuid);
-int sys__kvm_get_lapic(int vcpu_fd, struct kvm_lapic_state *lapic);
-int sys__kvm_set_lapic(int vcpu_fd, const struct kvm_lapic_state *lapic);
-int sys__kvm_get_mp_state(int vcpu_fd, struct kvm_mp_state *mp);
 int sys__kvm_set_signal_mask(int vcpu_fd, const struct kvm_signal_mask *mask);
 
 /* VM devices (KVM_CREATE_DEVICE; the KVM-VFIO pseudo-device) */

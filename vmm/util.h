@@ -29,11 +29,6 @@ static inline bool range_ok(uint64_t base, uint64_t len, uint64_t limit)
 	return base <= limit && len <= limit - base;
 }
 
-static inline uint64_t extract64(uint64_t v, int start, int len)
-{
-	return (v >> start) & (~0ULL >> (64 - len));
-}
-
 /* Parse a size such as "512M", "2G", "4096", "64k". Returns 0 and sets *out, or -EINVAL. */
 int parse_size(const char *s, uint64_t *out);
 
