@@ -41,11 +41,17 @@ absent() {
 	skip "$*"
 }
 drv() { if [ -e "$S/devices/$1/driver" ]; then basename "$(readlink "$S/devices/$1/driver")"; else echo none; fi; }
-# pt_ns BDF: the block device of the controller's first namespace, if its driver made one.
+# pt_ns BDF: the block device of the controller's first namespace, if its driver made one. With native
+# NVMe multipath (Debian's kernel) the disk under the function is the hidden path nvmeXcYnZ and the
+# block device is its head, nvmeXnZ.
 pt_ns() {
 	for b in /sys/block/nvme*n*; do
 		[ -e "$b" ] || continue
-		case $(readlink -f "$b") in */"$1"/*) basename "$b"; return ;; esac
+		case $(readlink -f "$b") in
+		*/"$1"/*)
+			_b=$(basename "$b" | sed 's/c[0-9]*n/n/')
+			[ -b "/dev/$_b" ] && echo "$_b" && return ;;
+		esac
 	done
 }
 # pt_wait_ns BDF: pt_ns, waiting up to 20 s for the driver's asynchronous probe.
@@ -59,7 +65,7 @@ pt_wait_ns() {
 	done
 }
 # lead FILE: the leading printable characters of FILE (the marker, or 'none').
-lead() { _l=$(head -c 64 "$1" | tr -c 'A-Za-z0-9=._-' ' ' | sed 's/ .*//'); echo "${_l:-none}"; }
+lead() { _l=$(head -c 64 "$1" 2>/dev/null | tr -c 'A-Za-z0-9=._-' ' ' | sed 's/ .*//'); echo "${_l:-none}"; }
 
 # --- The host side: the function, away from its driver, to vfio-pci.
 HOST_MD5=${LAB_PT_MD5:-}
@@ -67,7 +73,7 @@ HOST_SERIAL=""
 BOUND=0
 if [ -n "${LAB_PT_BDF:-}" ]; then
 	BDF=$LAB_PT_BDF
-	ev_info "LAB_PT_BDF=$BDF: passing it through as it is bound (driver $(drv "$BDF"))"
+	ev_info "LAB_PT_BDF=$BDF: passed through as someone bound it; its driver is left alone"
 else
 	BDF=""
 	for d in "$S"/devices/*; do
@@ -225,7 +231,7 @@ ran=$(tr -d '\r' <"$W/flts.console" | grep -m 1 -E 'Linux version|^@@ L2-USERSPA
 seen="status $rc after $secs s; stderr: '$(tr -d '\r' <"$W/flts.stderr" | head -n 3 | tr '\n' ';')'"
 if [ "$LAB_VMM" != minivmm ]; then
 	ev_info "$LAB_VMM with its vIOMMU (flts) and $BDF (not judged): $([ $hung = 1 ] && echo "still running," \
-		"killed;") $seen$([ -n "$ran" ] && echo "; the guest ran")"
+		"killed; ")$seen$([ -n "$ran" ] && echo "; the guest ran")"
 elif [ $hung = 1 ]; then
 	ev_fail "--viommu flts --vfio $BDF: minivmm still ran after $REFUSE_SECS s (killed); want status 1 at once;" \
 		"$seen; console: '$(tr -d '\r' <"$W/flts.console" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-100)'"

@@ -2,15 +2,16 @@
 # passed through (tests/lab/checks/60-passthrough.sh). l2-init.sh loaded the nvme driver for it; this
 # waits (up to 40 s) for its first namespace and reads the namespace's first MiB with O_DIRECT: one
 # read the controller answers by DMA into L2's memory, through the host's IOMMU. Facts only:
-#   @@ nvme ctrl=nvme0 pci=BDF model=... serial=... state=live
+#   @@ nvme ctrl=nvme0 pci=BDF model=... serial=... state=live timeouts=ADMIN/IO (seconds, l2-init.sh)
 #   @@ nvme-read dev=nvme0n1 sectors=N direct=1|0 rc=0 secs=S sector0=TEXT md5_1m=MD5 err=-|DD-STDERR
 #      (sector0: the leading printable characters of sector 0; direct=0: O_DIRECT failed, read cached)
 #   @@ nvme-dmesg LINE     the kernel's NVMe messages (probe, timeouts, resets), at most 20
 n=""
 i=0
 while [ -z "$n" ] && [ $i -lt 400 ]; do
+	# Block devices only: with native multipath the path disks (nvmeXcYnZ) are hidden, without a node.
 	for b in /sys/block/nvme*n*; do
-		[ -e "$b" ] && n=$(basename "$b") && break
+		[ -b "/dev/$(basename "$b")" ] && n=$(basename "$b") && break
 	done
 	[ -n "$n" ] || sleep 0.1
 	i=$((i + 1))
@@ -19,7 +20,8 @@ for c in /sys/class/nvme/nvme*; do
 	[ -e "$c" ] || continue
 	say nvme "ctrl=$(basename "$c")" "pci=$(basename "$(readlink -f "$c/device")")" \
 		"model=$(tr -s ' ' '_' <"$c/model" | sed 's/_*$//')" "serial=$(tr -d ' ' <"$c/serial")" \
-		"state=$(cat "$c/state")"
+		"state=$(cat "$c/state")" \
+		"timeouts=$(cat /sys/module/nvme_core/parameters/admin_timeout)/$(cat /sys/module/nvme_core/parameters/io_timeout)"
 done
 if [ -z "$n" ]; then
 	say nvme-read dev=none
@@ -41,4 +43,4 @@ else
 		"md5_1m=$(md5sum </tmp/nvme.1m | cut -d' ' -f1)" "err=$e"
 	rm -f /tmp/nvme.1m
 fi
-dmesg | grep -i nvme | head -n 20 | while read -r l; do say nvme-dmesg "$l"; done
+dmesg | grep -i nvme | grep -v -i 'command line' | head -n 20 | while read -r l; do say nvme-dmesg "$l"; done
