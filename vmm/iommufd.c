@@ -10,17 +10,19 @@
 #include "vmm/memory.h"
 #include "vmm/sys.h"
 
-int iommufd__open(struct iommufd *ifd, const char *path)
+int iommufd__open(struct iommufd *ifd, const char *path, const char **what)
 {
 	struct iommu_ioas_alloc a = { .size = sizeof(a) };
 	int ret;
 
 	memset(ifd, 0, sizeof(*ifd));
+	*what = "open";
 	ifd->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (ifd->fd < 0)
 		return -errno;
 	ret = sys__iommu_ioas_alloc(ifd->fd, &a);
 	if (ret < 0) {
+		*what = sys__last_ioctl();
 		close(ifd->fd);
 		ifd->fd = -1;
 		return ret;

@@ -28,8 +28,8 @@ struct iommufd_hw_info {
 	uint64_t capabilities;	/* IOMMU_HW_CAP_* */
 };
 
-/* Open @path ("/dev/iommu") and allocate the IOAS. */
-int iommufd__open(struct iommufd *ifd, const char *path);
+/* Open @path ("/dev/iommu") and allocate the IOAS. On failure *@what names the step: "open" or the ioctl. */
+int iommufd__open(struct iommufd *ifd, const char *path, const char **what);
 void iommufd__close(struct iommufd *ifd);
 
 /* Map every RAM region read-write at IOVA = GPA (once; later calls do nothing). */

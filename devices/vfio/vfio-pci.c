@@ -185,17 +185,17 @@ static int build_config(struct vfio_pci *vp, char *err, size_t n)
 
 static int open_iommufd(struct vfio_host *h, const char *bdf, char *err, size_t n)
 {
+	const char *what;
 	int ret;
 
 	if (h->iommufd.fd >= 0)
 		return 0;
-	ret = iommufd__open(&h->iommufd, h->iommu_path);
+	ret = iommufd__open(&h->iommufd, h->iommu_path, &what);
 	if (ret == -ENOENT)
 		return fail(err, n, ret, "vfio %s: %s does not exist (needs a host kernel with CONFIG_IOMMUFD and an IOMMU)",
 			    bdf, h->iommu_path);
 	if (ret)
-		return fail(err, n, ret, "vfio %s: %s: %s: %s", bdf, h->iommu_path,
-			    *sys__last_ioctl() ? sys__last_ioctl() : "open", strerror(-ret));
+		return fail(err, n, ret, "vfio %s: %s: %s: %s", bdf, h->iommu_path, what, strerror(-ret));
 	return 0;
 }
 
