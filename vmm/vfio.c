@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm/log.h"
 #include "vmm/sys.h"
 
 const struct vfio_paths vfio__host_paths = { .sysfs = "/sys", .dev = "/dev" };
@@ -115,8 +116,8 @@ static int read_info(struct vfio_device *d)
 	return 0;
 }
 
-int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct vfio_paths *p,
-	       char *err, size_t errlen)
+int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct vfio_paths *p, int vm_fd,
+	       int *kvm_vfio_fd, char *err, size_t errlen)
 {
 	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = iommufd };
 	char name[64], path[512];
@@ -136,6 +137,9 @@ int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct
 			    ret == -EACCES || ret == -EPERM ? " (run as root or give this user the device)" :
 			    ret == -EBUSY ? " (another process has it)" : "");
 	}
+	/* KVM learns of the device before it is bound (QEMU's order, design notes §5.3 step 3). */
+	if (vm_fd >= 0 && (ret = vfio__kvm_add(kvm_vfio_fd, vm_fd, d)))
+		pr_warn("vfio %s: %s: %s (KVM will not know of the device)", bdf, sys__last_ioctl(), strerror(-ret));
 	ret = sys__vfio_device_bind_iommufd(d->fd, &bind);
 	if (ret < 0) {
 		fail(err, errlen, ret, "vfio %s: VFIO_DEVICE_BIND_IOMMUFD: %s", bdf, strerror(-ret));

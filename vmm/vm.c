@@ -65,12 +65,49 @@ static int vm__map_ram(struct vm *vm)
 	return 0;
 }
 
+int vm__add_slot(struct vm *vm, uint64_t gpa, uint64_t size, void *hva)
+{
+	struct kvm_userspace_memory_region r = {
+		.guest_phys_addr = gpa, .memory_size = size, .userspace_addr = (uintptr_t)hva,
+	};
+	int n, ret;
+
+	pthread_mutex_lock(&vm->slot_lock);
+	n = vm->slots_used == UINT64_MAX ? -1 : __builtin_ctzll(~vm->slots_used);
+	if (n < 0) {
+		pthread_mutex_unlock(&vm->slot_lock);
+		return -ENOSPC;
+	}
+	r.slot = VM_FIRST_DEVICE_SLOT + n;
+	ret = sys__kvm_set_user_memory_region(vm->vm_fd, &r);
+	if (!ret)
+		vm->slots_used |= 1ULL << n;
+	pthread_mutex_unlock(&vm->slot_lock);
+	return ret < 0 ? ret : (int)r.slot;
+}
+
+void vm__del_slot(struct vm *vm, int slot)
+{
+	struct kvm_userspace_memory_region r = { .slot = slot };	/* size 0 deletes it */
+	int n = slot - VM_FIRST_DEVICE_SLOT, ret;
+
+	if (n < 0 || n >= 64)
+		return;
+	pthread_mutex_lock(&vm->slot_lock);
+	ret = sys__kvm_set_user_memory_region(vm->vm_fd, &r);
+	if (ret < 0)
+		pr_warn("removing memslot %d: %s: %s", slot, sys__last_ioctl(), strerror(-ret));
+	vm->slots_used &= ~(1ULL << n);
+	pthread_mutex_unlock(&vm->slot_lock);
+}
+
 static int vm__do_init(struct vm *vm, const char *dev, uint64_t mem_size)
 {
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->vm_fd = -1;
+	pthread_mutex_init(&vm->slot_lock, NULL);
 	bus__init(&vm->pio, "pio");
 	bus__init(&vm->mmio, "mmio");
 	vm->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);

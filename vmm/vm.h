@@ -3,6 +3,7 @@
 #define MINIVMM_VM_H
 
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "vmm/bus.h"
@@ -18,6 +19,8 @@ struct vm {
 	struct bus pio;
 	struct bus mmio;
 	struct irq_router irq;
+	pthread_mutex_t slot_lock;
+	uint64_t slots_used;	/* memslots of vm__add_slot(): bit n = slot VM_FIRST_DEVICE_SLOT + n */
 	/*
 	 * How devices end the run: poweroff, reset, test-exit. The machine sets it; unit tests set a recorder.
 	 * @status is an enum vmm_exit value (vmm/log.h) or a guest program's test-exit code.
@@ -33,5 +36,14 @@ struct vm {
  */
 int vm__init(struct vm *vm, const char *dev, uint64_t mem_size);
 void vm__exit(struct vm *vm);
+
+/*
+ * Map host memory @hva (page aligned, @size bytes, a multiple of the page size) at guest physical @gpa
+ * as an extra memslot, e.g. a passthrough device's BAR: the guest then reaches it without exits.
+ * Returns the slot for vm__del_slot(), or -errno (-ENOSPC when all 64 device slots are used).
+ */
+#define VM_FIRST_DEVICE_SLOT 16
+int vm__add_slot(struct vm *vm, uint64_t gpa, uint64_t size, void *hva);
+void vm__del_slot(struct vm *vm, int slot);
 
 #endif

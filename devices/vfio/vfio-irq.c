@@ -161,6 +161,7 @@ static void switch_host_irqs(struct vfio_pci *vp, unsigned index)
 	if (ret) {
 		pr_err("vfio %s: enabling %u host %s vectors: %s: %s", vp->dev.bdf, vp->nvec,
 		       index == VFIO_PCI_MSIX_IRQ_INDEX ? "MSI-X" : "MSI", sys__last_ioctl(), strerror(-ret));
+		vp->irq_refused = index;	/* once per guest enable, not once per vector */
 		return;
 	}
 	vp->irq_index = index;
@@ -175,7 +176,9 @@ void vfio_irq__vector_changed(struct pci_device *dev, unsigned vector)
 		return;
 	pthread_mutex_lock(&vp->irq_lock);
 	index = wanted_index(vp);
-	if (index != vp->irq_index) {
+	if (index != vp->irq_refused)
+		vp->irq_refused = VFIO_IRQ_NONE_REFUSED;
+	if (index != vp->irq_index && index != vp->irq_refused) {
 		switch_host_irqs(vp, index);
 		for (unsigned v = 0; v < vp->nvec; v++)
 			vec_update(vp, v);

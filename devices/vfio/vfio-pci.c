@@ -217,13 +217,12 @@ int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out
 		return fail(err, n, -ENOMEM, "vfio %s: out of memory", bdf);
 	vp->host = h;
 	vp->irq_index = VFIO_PCI_NUM_IRQS;
+	vp->irq_refused = VFIO_IRQ_NONE_REFUSED;
 	vp->epfd = vp->stop_efd = -1;
 	pthread_mutex_init(&vp->irq_lock, NULL);
-	ret = vfio__open(&vp->dev, bdf, h->iommufd.fd, &h->paths, err, n);
+	ret = vfio__open(&vp->dev, bdf, h->iommufd.fd, &h->paths, h->vm ? h->vm->vm_fd : -1, &h->kvm_vfio_fd, err, n);
 	if (ret)
 		goto fail_free;
-	if (h->vm && h->vm->vm_fd >= 0 && (ret = vfio__kvm_add(&h->kvm_vfio_fd, h->vm->vm_fd, &vp->dev)))
-		pr_warn("vfio %s: %s: %s (KVM will not know of the device)", bdf, sys__last_ioctl(), strerror(-ret));
 	ret = vfio__reset(&vp->dev);
 	if (ret)
 		pr_warn("vfio %s: VFIO_DEVICE_RESET: %s", bdf, strerror(-ret));

@@ -53,6 +53,8 @@ struct vfio_pci {
 	/* Interrupts (vfio-irq.c). */
 	pthread_mutex_t irq_lock;
 	unsigned irq_index;		/* VFIO_PCI_MSIX/MSI_IRQ_INDEX enabled on the host, or VFIO_PCI_NUM_IRQS */
+	unsigned irq_refused;		/* the index the host refused to enable, not retried until the guest changes */
+#define VFIO_IRQ_NONE_REFUSED	(~0u)
 	unsigned nvec;
 	struct vfio_vec *vec;
 	int epfd, stop_efd;
