@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,6 +84,56 @@ int vfio__find_cdev(const char *bdf, const struct vfio_paths *p, char *name, siz
 	return 0;
 }
 
+/*
+ * Which parts of region @index may be mmap'd: the areas of its sparse-mmap capability (vfio-pci leaves
+ * out the MSI-X table where the platform needs it trapped), else all of it when FLAG_MMAP says so.
+ */
+static int read_mmap_areas(struct vfio_device *d, unsigned index, const struct vfio_region_info *ri)
+{
+	struct vfio_region *r = &d->region[index];
+	struct vfio_region_info *full;
+	uint32_t off;
+	int ret;
+
+	r->nr_mmap = 0;
+	if (!(ri->flags & VFIO_REGION_INFO_FLAG_MMAP))
+		return 0;
+	if (!(ri->flags & VFIO_REGION_INFO_FLAG_CAPS) || ri->argsz <= sizeof(*ri)) {
+		r->mmap[r->nr_mmap++] = (typeof(r->mmap[0])){ 0, ri->size };
+		return 0;
+	}
+	full = calloc(1, ri->argsz);
+	if (!full)
+		return -ENOMEM;
+	full->argsz = ri->argsz;
+	full->index = index;
+	ret = sys__vfio_device_get_region_info(d->fd, full);
+	/* Walk the capability chain, bounded by the buffer (a kernel bug must not loop us). */
+	for (off = ret < 0 ? 0 : full->cap_offset; !ret && off && off + sizeof(struct vfio_info_cap_header) <= full->argsz;) {
+		const struct vfio_info_cap_header *h = (const void *)((const char *)full + off);
+
+		if (h->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP &&
+		    off + sizeof(struct vfio_region_info_cap_sparse_mmap) <= full->argsz) {
+			const struct vfio_region_info_cap_sparse_mmap *s = (const void *)h;
+
+			for (uint32_t i = 0; i < s->nr_areas && r->nr_mmap < VFIO_MAX_MMAP_AREAS &&
+			     off + sizeof(*s) + (i + 1) * sizeof(s->areas[0]) <= full->argsz; i++)
+				if (s->areas[i].size)
+					r->mmap[r->nr_mmap++] = (typeof(r->mmap[0])){ s->areas[i].offset, s->areas[i].size };
+			free(full);
+			return 0;
+		}
+		if (h->next <= off)
+			break;
+		off = h->next;
+	}
+	free(full);
+	if (ret < 0)
+		return ret;
+	r->mmap[r->nr_mmap++] = (typeof(r->mmap[0])){ 0, ri->size };
+	return 0;
+}
+
 static int read_info(struct vfio_device *d)
 {
 	struct vfio_device_info di = { .argsz = sizeof(di) };
@@ -102,6 +153,8 @@ static int read_info(struct vfio_device *d)
 		if (ret < 0)
 			return ret;
 		d->region[i] = (struct vfio_region){ .offset = ri.offset, .size = ri.size, .flags = ri.flags };
+		if (i < VFIO_PCI_ROM_REGION_INDEX && (ret = read_mmap_areas(d, i, &ri)) < 0)
+			return ret;
 	}
 	for (unsigned i = 0; i < VFIO_PCI_NUM_IRQS && i < di.num_irqs; i++) {
 		struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = i };
@@ -205,6 +258,18 @@ int vfio__region_write(struct vfio_device *d, unsigned index, uint64_t off, cons
 		return -EINVAL;
 	n = pwrite(d->fd, buf, len, d->region[index].offset + off);
 	return n < 0 ? -errno : (size_t)n == len ? 0 : -EIO;
+}
+
+void *vfio__region_mmap(struct vfio_device *d, unsigned index, unsigned area)
+{
+	const struct vfio_region *r = &d->region[index];
+
+	if (index >= VFIO_PCI_NUM_REGIONS || area >= r->nr_mmap) {
+		errno = EINVAL;
+		return MAP_FAILED;
+	}
+	return mmap(NULL, r->mmap[area].size, PROT_READ | PROT_WRITE, MAP_SHARED, d->fd,
+		    r->offset + r->mmap[area].offset);
 }
 
 int vfio__set_irq_eventfds(struct vfio_device *d, unsigned index, unsigned start, unsigned count, const int *fds)

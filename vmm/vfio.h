@@ -22,10 +22,15 @@ struct vfio_paths {
 };
 extern const struct vfio_paths vfio__host_paths;
 
+#define VFIO_MAX_MMAP_AREAS 4
+
 struct vfio_region {
 	uint64_t offset;	/* in the device fd */
 	uint64_t size;
 	uint32_t flags;		/* VFIO_REGION_INFO_FLAG_* */
+	/* Parts that may be mmap'd (the sparse-mmap capability, else the whole region if FLAG_MMAP). */
+	unsigned nr_mmap;
+	struct { uint64_t offset, size; } mmap[VFIO_MAX_MMAP_AREAS];	/* offsets within the region */
 };
 
 struct vfio_device {
@@ -65,6 +70,9 @@ int vfio__detach(struct vfio_device *d);
 /* Whole access to region @index at @off; -EINVAL past its end, -EIO on a short transfer. */
 int vfio__region_read(struct vfio_device *d, unsigned index, uint64_t off, void *buf, size_t len);
 int vfio__region_write(struct vfio_device *d, unsigned index, uint64_t off, const void *buf, size_t len);
+
+/* mmap area @area of region @index (shared, read-write); MAP_FAILED with errno on failure. */
+void *vfio__region_mmap(struct vfio_device *d, unsigned index, unsigned area);
 
 /* Trigger eventfds @fds[0..count) for vectors [start, start + count) of IRQ @index (-1: none). */
 int vfio__set_irq_eventfds(struct vfio_device *d, unsigned index, unsigned start, unsigned count,

@@ -1,7 +1,9 @@
 /*
  * The passthrough function as the guest sees it (devices/vfio/vfio-pci.h): config space is minivmm's
  * own (the PCI base), filled from the host function's header; BARs mirror the host BARs' types and
- * sizes and forward every access to them; MSI-X sits in a BAR slot the host function does not use.
+ * sizes. The parts of a BAR that VFIO lets us mmap become KVM memslots wherever the guest places the
+ * BAR (no exit per access); the rest, and BARs smaller than a page, are trapped and forwarded with
+ * pread/pwrite. MSI-X sits in a BAR slot the host function does not use.
  * Only the command register's decode, bus-master and INTx-disable bits reach the host's config space:
  * the host kernel keeps the real BAR addresses, and interrupts are configured through VFIO_DEVICE_SET_IRQS.
  */
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "devices/pci-host.h"
@@ -85,13 +88,82 @@ static void bar_io(void *opaque, uint64_t off, void *data, unsigned len, bool is
 	}
 }
 
+static bool overlaps(unsigned off, unsigned len, unsigned start, unsigned n)
+{
+	return off < start + n && start < off + len;
+}
+
+/* bar_lock held. */
+static void bar_unmap_slots(struct vfio_pci *vp, struct vfio_bar *b)
+{
+	for (unsigned a = 0; a < VFIO_MAX_MMAP_AREAS; a++) {
+		if (b->slot[a] >= 0)
+			vm__del_slot(vp->pci.vm, b->slot[a]);
+		b->slot[a] = -1;
+	}
+	b->slots_at = 0;
+}
+
+/*
+ * Follow the guest's BAR placement with the memslots of the mmap'd areas, so that the guest reaches
+ * the device's registers without an exit (what the PCI base has on the MMIO bus stays there for the
+ * parts that are not mapped, such as a trapped MSI-X table, and while slots change).
+ */
+static void sync_bar_slots(struct vfio_pci *vp)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	pthread_mutex_lock(&vp->bar_lock);
+	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
+		struct vfio_bar *b = &vp->bar[i];
+		uint64_t addr = b->vp ? pci__bar_addr(&vp->pci, i) : 0;
+
+		if (addr == b->slots_at || vp->pci.bar[i].type == PCI_BAR_IO)
+			continue;
+		bar_unmap_slots(vp, b);
+		if (!addr)
+			continue;
+		for (unsigned a = 0; a < vp->dev.region[i].nr_mmap; a++) {
+			uint64_t gpa = addr + vp->dev.region[i].mmap[a].offset, size = vp->dev.region[i].mmap[a].size;
+			int slot;
+
+			if (!b->hva[a] || (gpa | size) & (page - 1))
+				continue;	/* stays trapped */
+			slot = vm__add_slot(vp->pci.vm, gpa, size, b->hva[a]);
+			if (slot < 0)
+				pr_warn("vfio %s: BAR %u at %#llx stays trapped: %s", vp->dev.bdf, i,
+					(unsigned long long)gpa, strerror(-slot));
+			b->slot[a] = slot < 0 ? -1 : slot;
+		}
+		b->slots_at = addr;
+	}
+	pthread_mutex_unlock(&vp->bar_lock);
+}
+
+static void bars_exit(struct vfio_pci *vp)
+{
+	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
+		struct vfio_bar *b = &vp->bar[i];
+
+		if (!b->vp)
+			continue;
+		bar_unmap_slots(vp, b);
+		for (unsigned a = 0; a < VFIO_MAX_MMAP_AREAS; a++)
+			if (b->hva[a])
+				munmap(b->hva[a], vp->dev.region[i].mmap[a].size);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
 static void cfg_write(struct pci_device *dev, unsigned off, unsigned len, uint32_t val)
 {
 	struct vfio_pci *vp = dev->priv;
 	uint16_t cmd;
 	int ret;
 
-	if (off >= PCI_COMMAND + 2 || off + len <= PCI_COMMAND)
+	if (overlaps(off, len, PCI_COMMAND, 2) || overlaps(off, len, PCI_BASE_ADDRESS_0, 4 * PCI_STD_NUM_BARS))
+		sync_bar_slots(vp);
+	if (!overlaps(off, len, PCI_COMMAND, 2))
 		return;
 	cmd = (pci__cfg_get(dev, PCI_COMMAND, 2) & HOST_CMD_BITS) |
 	      (host_cfg(vp, PCI_COMMAND, 2) & ~HOST_CMD_BITS);
@@ -129,12 +201,21 @@ static int add_bars(struct vfio_pci *vp, char *err, size_t n)
 			type = PCI_BAR_MEM32;
 		if (type != PCI_BAR_IO && size < 16)
 			size = 16;	/* the smallest memory BAR; accesses past the region fail and read ~0 */
-		vp->bar[i] = (struct vfio_bar){ .vp = vp, .index = i };
+		vp->bar[i] = (struct vfio_bar){ .vp = vp, .index = i, .slot = { -1, -1, -1, -1 } };
 		ret = pci__add_bar(&vp->pci, i, type, size, !!(reg & PCI_BASE_ADDRESS_MEM_PREFETCH), bar_io,
 				   &vp->bar[i]);
 		if (ret)
 			return fail(err, n, ret, "vfio %s: BAR %u (%s, %llu bytes) cannot be mirrored: %s", vp->dev.bdf,
 				    i, type == PCI_BAR_IO ? "I/O" : "memory", (unsigned long long)size, strerror(-ret));
+		for (unsigned a = 0; type != PCI_BAR_IO && a < vp->dev.region[i].nr_mmap; a++) {
+			void *p = vfio__region_mmap(&vp->dev, i, a);
+
+			if (p == MAP_FAILED)
+				pr_debug("vfio %s: BAR %u area %u cannot be mmap'd (%s): trapped", vp->dev.bdf, i, a,
+					 strerror(errno));
+			else
+				vp->bar[i].hva[a] = p;
+		}
 		if (type == PCI_BAR_MEM64)
 			i++;
 	}
@@ -220,6 +301,7 @@ int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out
 	vp->irq_refused = VFIO_IRQ_NONE_REFUSED;
 	vp->epfd = vp->stop_efd = -1;
 	pthread_mutex_init(&vp->irq_lock, NULL);
+	pthread_mutex_init(&vp->bar_lock, NULL);
 	ret = vfio__open(&vp->dev, bdf, h->iommufd.fd, &h->paths, h->vm ? h->vm->vm_fd : -1, &h->kvm_vfio_fd, err, n);
 	if (ret)
 		goto fail_free;
@@ -246,11 +328,13 @@ int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out
 	return 0;
 fail_close:
 	vfio_irq__exit(vp);
+	bars_exit(vp);
 	pci__exit_dev(&vp->pci);
 	vfio_dma__detach(vp);
 	vfio__close(&vp->dev);
 fail_free:
 	pthread_mutex_destroy(&vp->irq_lock);
+	pthread_mutex_destroy(&vp->bar_lock);
 	free(vp);
 	return ret;
 }
@@ -269,8 +353,10 @@ void vfio_pci__destroy(struct vfio_pci *vp)
 		return;
 	vfio_irq__exit(vp);
 	vfio_dma__detach(vp);
+	bars_exit(vp);
 	pci__exit_dev(&vp->pci);
 	vfio__close(&vp->dev);
 	pthread_mutex_destroy(&vp->irq_lock);
+	pthread_mutex_destroy(&vp->bar_lock);
 	free(vp);
 }

@@ -4,8 +4,8 @@
  *   h = vfio_host__create(vm, pci_host, vtd, &vfio__host_paths, "/dev/iommu");   // one per machine
  *   ret = vfio_pci__create(h, "0000:01:00.0", &dev, err, sizeof(err));
  *
- * The guest sees the host function's IDs and class, its BARs (each access forwarded to the host BAR
- * through the VFIO region), and MSI-X (or MSI) emulated by minivmm's PCI base and backed by host
+ * The guest sees the host function's IDs and class, its BARs (mmap'd into the guest where VFIO allows,
+ * else each access forwarded to the host BAR through the VFIO region), and MSI-X (or MSI) emulated by minivmm's PCI base and backed by host
  * vectors whose eventfds KVM turns into the guest's messages. DMA: with --viommu off the device is
  * attached to an IOAS holding all guest RAM at its guest physical address. With --viommu flts it is
  * attached to a nesting-parent HWPT on that IOAS, and its host IOMMU description is handed to the

@@ -25,6 +25,10 @@ struct vfio_host {
 struct vfio_bar {
 	struct vfio_pci *vp;
 	unsigned index;			/* VFIO region = BAR number */
+	/* The region's mmap-able areas, mapped into the guest as memslots while the BAR decodes. */
+	void *hva[VFIO_MAX_MMAP_AREAS];	/* NULL: not mapped, trapped */
+	int slot[VFIO_MAX_MMAP_AREAS];	/* -1: none */
+	uint64_t slots_at;		/* guest address the memslots are at, 0 if none */
 };
 
 /* One guest interrupt vector backed by a host vector's eventfd. */
@@ -42,6 +46,8 @@ struct vfio_pci {
 	struct vfio_host *host;
 	struct vfio_device dev;
 	struct vfio_bar bar[PCI_STD_NUM_BARS];
+
+	pthread_mutex_t bar_lock;	/* the memslots of bar[] */
 
 	/* DMA (vfio-dma.c); changed only under the vIOMMU's lock or before the guest runs. */
 	struct iommufd_hw_info hw;

@@ -81,6 +81,11 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 		fake_kvm.nr_irqfds++;
 		break;
 	}
+	case KVM_SET_USER_MEMORY_REGION:
+		if (fake_kvm.nr_memslots < 64)
+			fake_kvm.memslots[fake_kvm.nr_memslots] = *(struct kvm_userspace_memory_region *)arg;
+		fake_kvm.nr_memslots++;
+		break;
 	case KVM_SET_GSI_ROUTING:
 		record_routing(arg);
 		break;
@@ -97,6 +102,7 @@ void fake_kvm__reset(void)
 	pthread_mutex_lock(&fake_kvm.lock);
 	fake_kvm.nr_ioctls = fake_kvm.nr_lines = fake_kvm.nr_msis = fake_kvm.nr_irqfds = 0;
 	fake_kvm.nr_routing_sets = fake_kvm.nr_routes = 0;
+	fake_kvm.nr_memslots = 0;
 	fake_kvm.fail_req = 0;
 	fake_kvm.answer_req = 0;
 	fake_kvm.fail_errno = 0;

@@ -14,6 +14,7 @@
  *   KVM_SIGNAL_MSI		msis[] (address, data)
  *   KVM_IRQFD			irqfds[] (fd, gsi, assign)
  *   KVM_SET_GSI_ROUTING	nr_routing_sets, and a copy of the last table in routes[]
+ *   KVM_SET_USER_MEMORY_REGION	memslots[] (slot, gpa, size, hva), in call order
  * Counters keep counting past the array sizes; only the first entries are stored. The records are
  * guarded by fake_kvm.lock for tests that run device code on several threads; read them after joining.
  */
@@ -60,6 +61,8 @@ struct fake_kvm {
 	unsigned nr_routing_sets;
 	unsigned nr_routes;			/* entries in the last KVM_SET_GSI_ROUTING table */
 	struct kvm_irq_routing_entry routes[FAKE_KVM_MAX_ROUTES];
+	unsigned nr_memslots;			/* KVM_SET_USER_MEMORY_REGION calls */
+	struct kvm_userspace_memory_region memslots[64];
 	unsigned long fail_req;			/* this ioctl fails with fail_errno (0: none) */
 	int fail_errno;
 	unsigned long answer_req;		/* this ioctl returns answer_value (0: none) */

@@ -678,6 +678,64 @@ START_TEST(off_bar_access)
 END_TEST
 
 /* A host BAR smaller than the smallest memory BAR: accesses past the region fail and read all-ones. */
+/* A BAR region the host lets us mmap becomes a memslot that follows the guest's BAR placement. */
+static const struct kvm_userspace_memory_region *last_memslot(void)
+{
+	ck_assert_uint_gt(fake_kvm.nr_memslots, 0);
+	return &fake_kvm.memslots[fake_kvm.nr_memslots - 1];
+}
+
+START_TEST(off_bar_mmap)
+{
+	const struct kvm_userspace_memory_region *m;
+	uint64_t bar0, q = 0x5566778899aabbccULL;
+	unsigned n, slot;
+
+	hd->region[0].flags |= VFIO_REGION_INFO_FLAG_MMAP;
+	fake_vfio__region_write(hd, 0, 0x200, &q, 8);
+	create_ok();
+	bar0 = pci__bar_addr(pdev, 0);
+	m = last_memslot();
+	ck_assert_uint_ge(m->slot, VM_FIRST_DEVICE_SLOT);
+	ck_assert_uint_eq(m->guest_phys_addr, bar0);
+	ck_assert_uint_eq(m->memory_size, 16384);
+	/* The slot's memory is the device's region (the cdev file here, shared). */
+	ck_assert_uint_eq(*(uint64_t *)(uintptr_t)(m->userspace_addr + 0x200), q);
+	slot = m->slot;
+
+	/* Memory decode off: the slot goes (size 0); on again: back at the same place. */
+	n = fake_kvm.nr_memslots;
+	pci__cfg_write(pdev, PCI_COMMAND, 2, pci__cfg_get(pdev, PCI_COMMAND, 2) & ~PCI_COMMAND_MEMORY);
+	ck_assert_uint_eq(fake_kvm.nr_memslots, n + 1);
+	ck_assert_uint_eq(last_memslot()->slot, slot);
+	ck_assert_uint_eq(last_memslot()->memory_size, 0);
+	/* Moved while decoding is off, then decoded again: a slot at the new address. */
+	pci__cfg_write(pdev, PCI_BASE_ADDRESS_0, 4, (uint32_t)(bar0 + 0x100000));
+	pci__cfg_write(pdev, PCI_COMMAND, 2, pci__cfg_get(pdev, PCI_COMMAND, 2) | PCI_COMMAND_MEMORY);
+	m = last_memslot();
+	ck_assert_uint_eq(m->guest_phys_addr, pci__bar_addr(pdev, 0));
+	ck_assert_uint_eq(m->guest_phys_addr, bar0 + 0x100000);
+	ck_assert_uint_eq(m->memory_size, 16384);
+
+	/* Teardown removes it. */
+	n = fake_kvm.nr_memslots;
+	vfio_pci__destroy(vp);
+	vp = NULL;
+	ck_assert_uint_eq(fake_kvm.nr_memslots, n + 1);
+	ck_assert_uint_eq(last_memslot()->memory_size, 0);
+}
+END_TEST
+
+/* A BAR smaller than a page cannot be a memslot: it stays trapped. */
+START_TEST(off_bar_mmap_small_stays_trapped)
+{
+	hd->region[4].size = 2048;
+	hd->region[4].flags |= VFIO_REGION_INFO_FLAG_MMAP;
+	create_ok();
+	ck_assert_uint_eq(fake_kvm.nr_memslots, 0);
+}
+END_TEST
+
 START_TEST(off_small_bar)
 {
 	uint64_t bar4;
@@ -1582,6 +1640,8 @@ static Suite *vfio_suite(void)
 	tcase_add_test(tc, off_guest_view_msi_only_and_many_vectors);
 	tcase_add_test(tc, off_bar_access);
 	tcase_add_test(tc, off_small_bar);
+	tcase_add_test(tc, off_bar_mmap);
+	tcase_add_test(tc, off_bar_mmap_small_stays_trapped);
 	tcase_add_test(tc, off_command_register);
 	tcase_add_test(tc, off_two_devices);
 	suite_add_tcase(s, tc);
