@@ -42,6 +42,10 @@ help:
 	@echo "make golden     regenerate the ACPI golden tables in tests/golden and show the iasl -d diff"
 	@echo "make lab-shell  a shell in the nested lab (L1) with minivmm on the path"
 
+# Keep every object: test mains and helpers reached only through pattern rules would count as
+# intermediate files and be deleted after each link, then rebuilt.
+.SECONDARY:
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
