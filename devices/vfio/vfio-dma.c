@@ -61,7 +61,10 @@ int vfio_dma__attach(struct vfio_pci *vp, char *err, size_t n)
 
 	ret = iommufd__map_ram(ifd, &h->vm->mem);
 	if (ret) {
-		snprintf(err, n, "vfio %s: mapping guest RAM for DMA: %s: %s", bdf, sys__last_ioctl(), strerror(-ret));
+		/* iommufd pins what it maps and counts it against RLIMIT_MEMLOCK unless CAP_IPC_LOCK. */
+		snprintf(err, n, "vfio %s: mapping guest RAM for DMA: %s: %s%s", bdf, sys__last_ioctl(), strerror(-ret),
+			 ret == -ENOMEM ? " (guest RAM is pinned: raise the locked-memory limit, ulimit -l, "
+					  "or run with CAP_IPC_LOCK)" : "");
 		return ret;
 	}
 	if (!h->vtd) {

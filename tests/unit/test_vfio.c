@@ -232,6 +232,16 @@ START_TEST(error_bind)
 }
 END_TEST
 
+/* Pinning over RLIMIT_MEMLOCK: the message says what to raise. */
+START_TEST(error_map_memlock)
+{
+	fake_vfio__fail(IOMMU_IOAS_MAP, ENOMEM, 0, 0);
+	ck_assert_int_eq(vfx__create(), -ENOMEM);
+	ck_assert_contains(vfx.err, "IOMMU_IOAS_MAP: Cannot allocate memory (guest RAM is pinned: raise the "
+			   "locked-memory limit");
+}
+END_TEST
+
 START_TEST(error_region_info)
 {
 	fake_vfio__fail(VFIO_DEVICE_GET_REGION_INFO, EIO, 2, 1);
@@ -835,6 +845,7 @@ static Suite *vfio_suite(void)
 	tcase_add_test(tc, error_region_info);
 	tcase_add_test(tc, error_not_pci);
 	tcase_add_test(tc, error_map);
+	tcase_add_test(tc, error_map_memlock);
 	tcase_add_test(tc, error_attach);
 	tcase_add_test(tc, error_bridge);
 	tcase_add_test(tc, error_small_config);
