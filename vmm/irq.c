@@ -181,6 +181,19 @@ int irq__update_msi_route(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t d
 	return ret;
 }
 
+int irq__irqfd_resample(struct vm *vm, unsigned gsi, int fd, int resample_fd, bool assign)
+{
+	struct kvm_irqfd f = {
+		.fd = fd, .gsi = gsi, .resamplefd = resample_fd,
+		.flags = assign ? KVM_IRQFD_FLAG_RESAMPLE : KVM_IRQFD_FLAG_DEASSIGN,
+	};
+	int ret = sys__kvm_irqfd(vm->vm_fd, &f);
+
+	if (ret < 0)
+		pr_err("level irqfd for GSI %u: %s: %s", gsi, sys__last_ioctl(), strerror(-ret));
+	return ret < 0 ? ret : 0;
+}
+
 int irq__irqfd(struct vm *vm, unsigned gsi, int fd, bool assign)
 {
 	struct kvm_irqfd f = { .fd = fd, .gsi = gsi, .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };

@@ -35,5 +35,10 @@ int irq__add_msi_route(struct vm *vm, uint64_t addr, uint32_t data);
 int irq__update_msi_route(struct vm *vm, unsigned gsi, uint64_t addr, uint32_t data);
 /* Attach/detach an eventfd to a GSI: a write to @fd raises the interrupt from any thread. */
 int irq__irqfd(struct vm *vm, unsigned gsi, int fd, bool assign);
+/*
+ * A level-triggered irqfd (KVM_IRQFD_FLAG_RESAMPLE): a signal on @fd asserts @gsi; when the guest EOIs it,
+ * KVM deasserts it and signals @resample_fd (VFIO then unmasks the host's INTx). Deassign with @assign false.
+ */
+int irq__irqfd_resample(struct vm *vm, unsigned gsi, int fd, int resample_fd, bool assign);
 
 #endif

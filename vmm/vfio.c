@@ -291,6 +291,24 @@ int vfio__set_irq_eventfds(struct vfio_device *d, unsigned index, unsigned start
 	return ret;
 }
 
+int vfio__set_irq_unmask_eventfd(struct vfio_device *d, unsigned index, int fd)
+{
+	struct {
+		struct vfio_irq_set s;
+		int32_t fd;
+	} a = {
+		.s = {
+			.argsz = sizeof(a),
+			.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK,
+			.index = index,
+			.count = 1,
+		},
+		.fd = fd,
+	};
+
+	return sys__vfio_device_set_irqs(d->fd, &a.s);
+}
+
 int vfio__disable_irqs(struct vfio_device *d, unsigned index)
 {
 	struct vfio_irq_set s = {

@@ -77,6 +77,8 @@ void *vfio__region_mmap(struct vfio_device *d, unsigned index, unsigned area);
 /* Trigger eventfds @fds[0..count) for vectors [start, start + count) of IRQ @index (-1: none). */
 int vfio__set_irq_eventfds(struct vfio_device *d, unsigned index, unsigned start, unsigned count,
 			   const int *fds);
+/* The eventfd whose signal unmasks IRQ @index (INTx: KVM's resample fd), or -1 to stop that. */
+int vfio__set_irq_unmask_eventfd(struct vfio_device *d, unsigned index, int fd);
 /* Disable every vector of IRQ @index. */
 int vfio__disable_irqs(struct vfio_device *d, unsigned index);
 /* Function-level reset, when the device supports one (VFIO_DEVICE_FLAGS_RESET); else 0. */

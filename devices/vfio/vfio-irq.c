@@ -1,7 +1,10 @@
 /*
  * Interrupts of a passthrough function: the guest programs minivmm's MSI-X (or MSI) capability; the
  * host function's vectors are enabled through VFIO_DEVICE_SET_IRQS with one eventfd each, for as long
- * as the guest has MSI-X (MSI) enabled.
+ * as the guest has MSI-X (MSI) enabled. Otherwise the host's INTx is enabled (when the function has a
+ * pin): VFIO signals and masks it, a level irqfd asserts the function's GSI in KVM, and the guest's EOI
+ * comes back through KVM's resample eventfd as VFIO's unmask, so the line works as a level line without
+ * an exit to minivmm.
  *
  * A vector the guest can receive now goes to KVM: its eventfd is an irqfd on a GSI routed to the
  * vector's message, so a host interrupt reaches the guest without leaving the kernel. A masked vector
@@ -51,11 +54,18 @@ static void *poller(void *arg)
 	return NULL;
 }
 
-int vfio_irq__init(struct vfio_pci *vp, unsigned nvec)
+int vfio_irq__init(struct vfio_pci *vp, unsigned nvec, bool intx)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TOKEN };
 
-	vp->vec = calloc(nvec, sizeof(*vp->vec));
+	if (intx) {
+		vp->has_intx = true;
+		vp->intx_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		vp->intx_unmask_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (vp->intx_efd < 0 || vp->intx_unmask_efd < 0)
+			return -errno;
+	}
+	vp->vec = calloc(nvec ? nvec : 1, sizeof(*vp->vec));
 	if (!vp->vec)
 		return -ENOMEM;
 	vp->nvec = nvec;
@@ -142,7 +152,36 @@ static unsigned wanted_index(struct vfio_pci *vp)
 		return VFIO_PCI_MSIX_IRQ_INDEX;
 	if (d->msi_cap && (pci__cfg_get(d, d->msi_cap + PCI_MSI_FLAGS, 2) & PCI_MSI_FLAGS_ENABLE))
 		return VFIO_PCI_MSI_IRQ_INDEX;
+	if (vp->has_intx && d->intx_gsi >= 0 && d->vm)
+		return VFIO_PCI_INTX_IRQ_INDEX;
 	return VFIO_PCI_NUM_IRQS;
+}
+
+/* irq_lock held. */
+static int intx_enable(struct vfio_pci *vp)
+{
+	struct vm *vm = vp->pci.vm;
+	int ret;
+
+	ret = vfio__set_irq_eventfds(&vp->dev, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, &vp->intx_efd);
+	if (ret)
+		return ret;
+	ret = irq__irqfd_resample(vm, vp->pci.intx_gsi, vp->intx_efd, vp->intx_unmask_efd, true);
+	if (!ret)
+		ret = vfio__set_irq_unmask_eventfd(&vp->dev, VFIO_PCI_INTX_IRQ_INDEX, vp->intx_unmask_efd);
+	if (ret) {
+		irq__irqfd_resample(vm, vp->pci.intx_gsi, vp->intx_efd, vp->intx_unmask_efd, false);
+		vfio__disable_irqs(&vp->dev, VFIO_PCI_INTX_IRQ_INDEX);
+	}
+	return ret;
+}
+
+/* irq_lock held. */
+static int host_irqs_off(struct vfio_pci *vp, unsigned index)
+{
+	if (index == VFIO_PCI_INTX_IRQ_INDEX)
+		irq__irqfd_resample(vp->pci.vm, vp->pci.intx_gsi, vp->intx_efd, vp->intx_unmask_efd, false);
+	return vfio__disable_irqs(&vp->dev, index);
 }
 
 /* irq_lock held. Enable the host vectors of @index (or none), each on its eventfd. */
@@ -150,21 +189,33 @@ static void switch_host_irqs(struct vfio_pci *vp, unsigned index)
 {
 	int ret, fds[PCI_MSIX_MAX_VECTORS];
 
-	if (vp->irq_index != VFIO_PCI_NUM_IRQS && (ret = vfio__disable_irqs(&vp->dev, vp->irq_index)))
+	if (vp->irq_index != VFIO_PCI_NUM_IRQS && (ret = host_irqs_off(vp, vp->irq_index)))
 		pr_warn("vfio %s: disabling host interrupts: %s", vp->dev.bdf, strerror(-ret));
 	vp->irq_index = VFIO_PCI_NUM_IRQS;
 	if (index == VFIO_PCI_NUM_IRQS)
 		return;
-	for (unsigned i = 0; i < vp->nvec; i++)
-		fds[i] = vp->vec[i].efd;
-	ret = vfio__set_irq_eventfds(&vp->dev, index, 0, vp->nvec, fds);
+	if (index == VFIO_PCI_INTX_IRQ_INDEX) {
+		ret = intx_enable(vp);
+	} else {
+		for (unsigned i = 0; i < vp->nvec; i++)
+			fds[i] = vp->vec[i].efd;
+		ret = vfio__set_irq_eventfds(&vp->dev, index, 0, vp->nvec, fds);
+	}
 	if (ret) {
-		pr_err("vfio %s: enabling %u host %s vectors: %s: %s", vp->dev.bdf, vp->nvec,
-		       index == VFIO_PCI_MSIX_IRQ_INDEX ? "MSI-X" : "MSI", sys__last_ioctl(), strerror(-ret));
+		pr_err("vfio %s: enabling host %s: %s: %s", vp->dev.bdf,
+		       index == VFIO_PCI_MSIX_IRQ_INDEX ? "MSI-X" : index == VFIO_PCI_MSI_IRQ_INDEX ? "MSI" : "INTx",
+		       sys__last_ioctl(), strerror(-ret));
 		vp->irq_refused = index;	/* once per guest enable, not once per vector */
 		return;
 	}
 	vp->irq_index = index;
+}
+
+void vfio_irq__start(struct vfio_pci *vp)
+{
+	pthread_mutex_lock(&vp->irq_lock);
+	switch_host_irqs(vp, wanted_index(vp));
+	pthread_mutex_unlock(&vp->irq_lock);
 }
 
 void vfio_irq__vector_changed(struct pci_device *dev, unsigned vector)
@@ -199,8 +250,14 @@ void vfio_irq__exit(struct vfio_pci *vp)
 		vp->poller_started = false;
 	}
 	if (vp->irq_index != VFIO_PCI_NUM_IRQS)
-		vfio__disable_irqs(&vp->dev, vp->irq_index);
+		host_irqs_off(vp, vp->irq_index);
 	vp->irq_index = VFIO_PCI_NUM_IRQS;
+	if (vp->intx_efd >= 0)
+		close(vp->intx_efd);
+	if (vp->intx_unmask_efd >= 0)
+		close(vp->intx_unmask_efd);
+	vp->intx_efd = vp->intx_unmask_efd = -1;
+	vp->has_intx = false;
 	for (unsigned i = 0; vp->vec && i < vp->nvec; i++) {
 		if (vp->vec[i].irqfd)
 			irq__irqfd(vp->pci.vm, vp->vec[i].gsi, vp->vec[i].efd, false);

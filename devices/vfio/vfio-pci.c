@@ -228,6 +228,8 @@ static int build_config(struct vfio_pci *vp, char *err, size_t n)
 	struct pci_device *pci = &vp->pci;
 	uint8_t hdr = host_cfg(vp, PCI_HEADER_TYPE, 1) & 0x7f;
 	unsigned nmsix = vp->dev.irq_count[VFIO_PCI_MSIX_IRQ_INDEX];
+	unsigned pin = host_cfg(vp, PCI_INTERRUPT_PIN, 1);
+	bool intx;
 	int slot, ret;
 
 	if (vp->dev.region[VFIO_PCI_CONFIG_REGION_INDEX].size < PCI_CFG_SIZE_LEGACY)
@@ -243,21 +245,25 @@ static int build_config(struct vfio_pci *vp, char *err, size_t n)
 	slot = add_bars(vp, err, n);
 	if (slot < 0 && slot != -ENOSPC)
 		return slot;
-	/* No INTx (Interrupt Pin stays 0): the guest uses MSI-X or MSI, which VFIO backs with eventfds. */
+	/* INTx: the host's pin (the host bridge picks the GSI); MSI-X or MSI: minivmm's capability. */
+	intx = vp->dev.irq_count[VFIO_PCI_INTX_IRQ_INDEX] && pin >= 1 && pin <= 4;
+	if (intx)
+		pci__cfg_set(pci, PCI_INTERRUPT_PIN, 1, pin);
 	if (nmsix) {
 		if (slot < 0)
 			return fail(err, n, -ENOSPC, "vfio %s: every BAR slot is used: no room for the MSI-X table",
 				    vp->dev.bdf);
 		ret = pci__msix_init(pci, nmsix, slot);
 		if (!ret)
-			ret = vfio_irq__init(vp, nmsix);
+			ret = vfio_irq__init(vp, nmsix, intx);
 	} else if (vp->dev.irq_count[VFIO_PCI_MSI_IRQ_INDEX]) {
 		ret = pci__msi_init(pci);
 		if (!ret)
-			ret = vfio_irq__init(vp, 1);
+			ret = vfio_irq__init(vp, 1, intx);
+	} else if (intx) {
+		ret = vfio_irq__init(vp, 0, intx);
 	} else {
-		return fail(err, n, -ENOTSUP, "vfio %s: has neither MSI-X nor MSI (INTx passthrough is not supported)",
-			    vp->dev.bdf);
+		return fail(err, n, -ENOTSUP, "vfio %s: has no interrupt (no MSI-X, MSI or INTx pin)", vp->dev.bdf);
 	}
 	if (ret)
 		return fail(err, n, ret, "vfio %s: cannot set up its interrupts: %s", vp->dev.bdf, strerror(-ret));
@@ -300,6 +306,7 @@ int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out
 	vp->irq_index = VFIO_PCI_NUM_IRQS;
 	vp->irq_refused = VFIO_IRQ_NONE_REFUSED;
 	vp->epfd = vp->stop_efd = -1;
+	vp->intx_efd = vp->intx_unmask_efd = -1;
 	pthread_mutex_init(&vp->irq_lock, NULL);
 	pthread_mutex_init(&vp->bar_lock, NULL);
 	ret = vfio__open(&vp->dev, bdf, h->iommufd.fd, &h->paths, h->vm ? h->vm->vm_fd : -1, &h->kvm_vfio_fd, err, n);
@@ -320,6 +327,7 @@ int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out
 		goto fail_close;
 	}
 	*out = vp;
+	vfio_irq__start(vp);
 	ret = vfio_dma__join_viommu(vp, err, n);
 	if (ret)
 		return ret;

@@ -64,6 +64,8 @@ struct vfio_pci {
 	unsigned nvec;
 	struct vfio_vec *vec;
 	int epfd, stop_efd;
+	bool has_intx;			/* the host function has an INTx pin; the guest's Interrupt Pin is it */
+	int intx_efd, intx_unmask_efd;	/* VFIO's INTx trigger, and KVM's resample -> VFIO's unmask */
 	pthread_t poller;
 	bool poller_started;
 };
@@ -72,7 +74,8 @@ int vfio_dma__attach(struct vfio_pci *vp, char *err, size_t errlen);		/* before 
 int vfio_dma__join_viommu(struct vfio_pci *vp, char *err, size_t errlen);	/* after: has a requester ID */
 void vfio_dma__detach(struct vfio_pci *vp);
 
-int vfio_irq__init(struct vfio_pci *vp, unsigned nvec);
+int vfio_irq__init(struct vfio_pci *vp, unsigned nvec, bool intx);
+void vfio_irq__start(struct vfio_pci *vp);	/* once on the bus (the INTx GSI is known) */
 void vfio_irq__vector_changed(struct pci_device *dev, unsigned vector);
 void vfio_irq__exit(struct vfio_pci *vp);
 

@@ -106,6 +106,9 @@ fake_net() {
 
 hvc=$(arg hvc)
 [ -n "$console" ] && [ -n "$hvc" ] && [ "$FAKE_HVC" != lost ] && echo "$hvc" >"$console"
+# The passed-through NVMe's interrupt as L2's /proc/interrupts shows it: INTx without MSI (FAKE_IRQ=none:
+# it never interrupted).
+case " $cmdline " in *" pci=nomsi "*) irqchip=IO-APIC ;; *) irqchip=PCI-MSIX-0000:00:01.0 ;; esac
 md5=none
 for d in $disks; do
 	md5=$(dd if="$d" bs=1M count=8 2>/dev/null | md5sum | cut -d' ' -f1)
@@ -115,7 +118,7 @@ while IFS= read -r line; do
 	case $line in
 	"@@ FAKE-BLK"*) fake_blk ;;
 	"@@ FAKE-NET"*) fake_net ;;
-	*) printf '%s\n' "$line" | sed "s/@MD5_8M@/$md5/g; s/@HVC@/$hvc/g" ;;
+	*) printf '%s\n' "$line" | sed "s/@MD5_8M@/$md5/g; s/@HVC@/$hvc/g; s/@IRQCHIP@/$irqchip/g" ;;
 	esac
 done <"$FAKE_CONSOLE"
 exit "$FAKE_RC"
@@ -239,6 +242,7 @@ c passthrough '@@ pci 0000:00:00.0 0x8086 0x29c0 0x060000 group=none type=none d
 	'@@ TASK-BEGIN nvme uptime=4.0' \
 	'@@ nvme ctrl=nvme0 pci=0000:00:01.0 model=QEMU_NVMe_Ctrl serial=minivmm-lab0 state=live' \
 	'@@ nvme-read dev=nvme0n1 sectors=131072 direct=1 rc=0 secs=0.08 sector0=MINIVMM-LAB-NVME-SECTOR0 md5_1m=5d2a1c3e9f0b7a6d8c4e2f1a0b9c8d7e err=-' \
+	'@@ nvme-irq chip=@IRQCHIP@ count=12' \
 	'@@ nvme-dmesg [ 3.900000] nvme nvme0: pci function 0000:00:01.0' \
 	'@@ TASK-END nvme uptime=4.2' '@@ L2-END uptime=4.5'
 
@@ -369,6 +373,8 @@ case_ undriven passthrough fail 0 '/0x1b36 0x0010/s/driver=nvme/driver=none/'
 case_ no-namespace passthrough fail 0 's/^@@ nvme-read .*/@@ nvme-read dev=none\r/'
 case_ sector-wrong passthrough fail 0 's/sector0=MINIVMM-LAB-NVME-SECTOR0/sector0=none/'
 case_ data-wrong passthrough fail 0 's/md5_1m=5d2a/md5_1m=0000/'
+case_ no-interrupts passthrough fail 0 's/count=12/count=0/'
+case_ msi-under-nomsi passthrough fail 0 's/@IRQCHIP@/PCI-MSIX-0000:00:01.0/'
 case_ flts-accepted passthrough fail 0 '' FAKE_FLTS=accept
 case_ flts-hang passthrough fail 0 '' FAKE_FLTS=hang
 case_ flts-crash passthrough fail 0 '' FAKE_FLTS=crash

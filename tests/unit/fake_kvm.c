@@ -77,7 +77,8 @@ static int fake_ioctl(int fd, unsigned long req, void *arg)
 
 		if (fake_kvm.nr_irqfds < sizeof(fake_kvm.irqfds) / sizeof(fake_kvm.irqfds[0]))
 			fake_kvm.irqfds[fake_kvm.nr_irqfds] = (struct fake_irqfd){
-				(int)f->fd, f->gsi, !(f->flags & KVM_IRQFD_FLAG_DEASSIGN) };
+				(int)f->fd, f->gsi, !(f->flags & KVM_IRQFD_FLAG_DEASSIGN),
+				!!(f->flags & KVM_IRQFD_FLAG_RESAMPLE), (int)f->resamplefd };
 		fake_kvm.nr_irqfds++;
 		break;
 	}

@@ -47,6 +47,8 @@ struct fake_irqfd {
 	int fd;
 	unsigned gsi;
 	bool assign;
+	bool resample;		/* KVM_IRQFD_FLAG_RESAMPLE, with @resamplefd */
+	int resamplefd;
 };
 
 struct fake_kvm {

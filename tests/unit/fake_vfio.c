@@ -230,6 +230,7 @@ struct fake_vfio_dev *fake_vfio__add_device(const char *bdf)
 	d->irq_count[VFIO_PCI_ERR_IRQ_INDEX] = 1;
 	d->irq_count[VFIO_PCI_REQ_IRQ_INDEX] = 1;
 	d->irq_index = -1;
+	d->intx_unmask_fd = -1;
 	fake_vfio.ndevs++;
 
 	/* Config space as vfio-pci shows it: BARs carry their type bits, addresses are the host's. */
@@ -608,12 +609,20 @@ static int dev_ioctl(struct fake_vfio_dev *d, unsigned long req, void *arg, stru
 			for (unsigned i = 0; i < s->count && i < FAKE_VFIO_MAX_FDS; i++)
 				c->irq_fds[i] = ((const int32_t *)s->data)[i];
 		NEED(s->argsz >= sizeof(*s) && s->index < VFIO_PCI_NUM_IRQS, EINVAL);
+		if ((s->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) == VFIO_IRQ_SET_ACTION_UNMASK) {
+			/* The INTx unmask eventfd (KVM's resample fd), while INTx is enabled. */
+			NEED(s->index == VFIO_PCI_INTX_IRQ_INDEX && data == VFIO_IRQ_SET_DATA_EVENTFD && s->count == 1 &&
+			     s->argsz >= sizeof(*s) + sizeof(int32_t) && d->irq_index == VFIO_PCI_INTX_IRQ_INDEX, EINVAL);
+			d->intx_unmask_fd = ((const int32_t *)s->data)[0];
+			return 0;
+		}
 		NEED((s->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) == VFIO_IRQ_SET_ACTION_TRIGGER, EINVAL);
 		if (data == VFIO_IRQ_SET_DATA_NONE && !s->count) {
 			/* Disable every vector of the index. */
 			NEED(d->irq_index == (int)s->index, EINVAL);
 			d->irq_index = -1;
 			d->irq_nvec = 0;
+			d->intx_unmask_fd = -1;
 			return 0;
 		}
 		NEED(data == VFIO_IRQ_SET_DATA_EVENTFD, EINVAL);

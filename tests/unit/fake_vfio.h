@@ -65,6 +65,7 @@ struct fake_vfio_dev {
 	uint32_t dev_id;
 	uint32_t attached;		/* pt_id given to the last successful ATTACH, 0 = detached */
 	int irq_index;			/* index enabled by SET_IRQS, -1 none */
+	int intx_unmask_fd;		/* ACTION_UNMASK eventfd of INTx, -1 none */
 	unsigned irq_nvec;
 	unsigned resets;
 };

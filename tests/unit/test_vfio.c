@@ -303,9 +303,10 @@ START_TEST(error_no_msi)
 {
 	vfx.hd->irq_count[VFIO_PCI_MSIX_IRQ_INDEX] = 0;
 	vfx.hd->irq_count[VFIO_PCI_MSI_IRQ_INDEX] = 0;
+	fake_vfio__cfg_write(vfx.hd, PCI_INTERRUPT_PIN, 1, 0);
 	ck_assert_int_eq(vfx__create(), -ENOTSUP);
 	ck_assert_ptr_null(vfx.vp);
-	ck_assert_str_eq(vfx.err, "vfio " BDF ": has neither MSI-X nor MSI (INTx passthrough is not supported)");
+	ck_assert_str_eq(vfx.err, "vfio " BDF ": has no interrupt (no MSI-X, MSI or INTx pin)");
 	ck_assert_ptr_null(pci_host__find(vfx.pci, 0, DEVFN));
 	ck_assert_uint_eq(vfx.hd->attached, 0);
 }
@@ -424,7 +425,7 @@ START_TEST(off_guest_view)
 	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_SUBSYSTEM_VENDOR_ID, 2), 0x144d);
 	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_SUBSYSTEM_ID, 2), 0xa801);
 	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_HEADER_TYPE, 1), PCI_HEADER_TYPE_NORMAL);
-	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_INTERRUPT_PIN, 1), 0);	/* no INTx */
+	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_INTERRUPT_PIN, 1), 1);	/* the host's INTA */
 
 	/* BAR sizing: the host's sizes and types, not its addresses. */
 	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_BASE_ADDRESS_0, 4), PCI_BASE_ADDRESS_MEM_TYPE_64);
@@ -626,12 +627,71 @@ END_TEST
 /* ================================================================================================ */
 /* Interrupts                                                                                        */
 
+/* Latest KVM_IRQFD record of @fd. */
+static const struct fake_irqfd *irqfd_of(int fd)
+{
+	const struct fake_irqfd *r = NULL;
+
+	for (unsigned i = 0; i < fake_kvm.nr_irqfds && i < ARRAY_SIZE(fake_kvm.irqfds); i++)
+		if (fake_kvm.irqfds[i].fd == fd)
+			r = &fake_kvm.irqfds[i];
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+/*
+ * INTx: enabled on the host from the start (trigger eventfd), asserted in KVM by a level irqfd on the
+ * function's GSI whose resample eventfd is VFIO's unmask; MSI-X takes over when the guest enables it,
+ * and INTx comes back when it disables it.
+ */
+START_TEST(intx_level_irqfd)
+{
+	const struct fake_vfio_call *trig, *unmask;
+	const struct fake_irqfd *r;
+	int t, u, m;
+
+	vfx__create_ok();
+	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_INTERRUPT_PIN, 1), 1);
+	ck_assert_int_ge(vfx.pdev->intx_gsi, 16);
+	t = EXPECT(VFIO_DEVICE_SET_IRQS, 0);
+	trig = vfx__call(t);
+	ck_assert_uint_eq(trig->a.irq_set.index, VFIO_PCI_INTX_IRQ_INDEX);
+	ck_assert_uint_eq(trig->a.irq_set.flags, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER);
+	ck_assert_uint_eq(trig->a.irq_set.count, 1);
+	u = EXPECT(VFIO_DEVICE_SET_IRQS, t + 1);
+	unmask = vfx__call(u);
+	ck_assert_uint_eq(unmask->a.irq_set.flags, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK);
+	ck_assert_int_eq(vfx.hd->irq_index, VFIO_PCI_INTX_IRQ_INDEX);
+	r = irqfd_of(trig->irq_fds[0]);
+	ck_assert(r->assign && r->resample);
+	ck_assert_uint_eq(r->gsi, vfx.pdev->intx_gsi);
+	ck_assert_int_eq(r->resamplefd, unmask->irq_fds[0]);
+	ck_assert_int_eq(vfx.hd->intx_unmask_fd, unmask->irq_fds[0]);
+
+	/* MSI-X on: INTx off first (irqfd gone, host INTx disabled), then the vectors. */
+	vfx__msix_ctrl(PCI_MSIX_FLAGS_ENABLE);
+	ck_assert_int_eq(irqfd_of(trig->irq_fds[0])->assign, 0);
+	m = EXPECT(VFIO_DEVICE_SET_IRQS, u + 1);
+	ck_assert_uint_eq(vfx__call(m)->a.irq_set.index, VFIO_PCI_INTX_IRQ_INDEX);
+	ck_assert_uint_eq(vfx__call(m)->a.irq_set.flags, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER);
+	ck_assert_int_eq(vfx.hd->irq_index, VFIO_PCI_MSIX_IRQ_INDEX);
+
+	/* MSI-X off: INTx again. */
+	vfx__msix_ctrl(0);
+	ck_assert_int_eq(vfx.hd->irq_index, VFIO_PCI_INTX_IRQ_INDEX);
+	ck_assert_int_eq(irqfd_of(trig->irq_fds[0])->assign, 1);
+}
+END_TEST
+
 START_TEST(msix_vectors)
 {
 	const struct fake_vfio_call *c;
 	int set, fds[4];
 	unsigned gsi = ~0u, gsi2 = ~0u, nirqfds;
 	uint64_t one = 1;
+
+	/* MSI-X/MSI alone: without an INTx pin, nothing is enabled on the host before the guest asks. */
+	vfx.hd->irq_count[VFIO_PCI_INTX_IRQ_INDEX] = 0;
 
 	vfx__create_ok();
 	ck_assert_uint_eq(fake_vfio__count(VFIO_DEVICE_SET_IRQS), 0);	/* nothing until the guest enables */
@@ -730,6 +790,9 @@ START_TEST(msix_bus_master)
 {
 	int fd;
 
+	/* MSI-X/MSI alone: without an INTx pin, nothing is enabled on the host before the guest asks. */
+	vfx.hd->irq_count[VFIO_PCI_INTX_IRQ_INDEX] = 0;
+
 	vfx__create_ok();
 	vfx__msix_ctrl(PCI_MSIX_FLAGS_ENABLE);
 	vfx__msix_entry(0, MSI_ADDR, 0x30, 0);
@@ -747,6 +810,9 @@ START_TEST(msi_vector)
 	const struct fake_vfio_call *c;
 	unsigned cap, gsi = ~0u;
 	int fd;
+
+	/* MSI-X/MSI alone: without an INTx pin, nothing is enabled on the host before the guest asks. */
+	vfx.hd->irq_count[VFIO_PCI_INTX_IRQ_INDEX] = 0;
 
 	vfx.hd->irq_count[VFIO_PCI_MSIX_IRQ_INDEX] = 0;
 	vfx__create_ok();
@@ -781,6 +847,9 @@ START_TEST(msix_host_refuses)
 {
 	unsigned n;
 
+	/* MSI-X/MSI alone: without an INTx pin, nothing is enabled on the host before the guest asks. */
+	vfx.hd->irq_count[VFIO_PCI_INTX_IRQ_INDEX] = 0;
+
 	vfx__create_ok();
 	fake_vfio__fail(VFIO_DEVICE_SET_IRQS, EINVAL, 0, 0);
 	vfx__msix_ctrl(PCI_MSIX_FLAGS_ENABLE);
@@ -803,6 +872,9 @@ START_TEST(teardown_releases_everything)
 {
 	int fd;
 	unsigned n;
+
+	/* MSI-X/MSI alone: without an INTx pin, nothing is enabled on the host before the guest asks. */
+	vfx.hd->irq_count[VFIO_PCI_INTX_IRQ_INDEX] = 0;
 
 	vfx__create_ok();
 	vfx__msix_ctrl(PCI_MSIX_FLAGS_ENABLE);
@@ -869,6 +941,7 @@ static Suite *vfio_suite(void)
 	tcase_add_test(tc, msix_vectors);
 	tcase_add_test(tc, msix_bus_master);
 	tcase_add_test(tc, msi_vector);
+	tcase_add_test(tc, intx_level_irqfd);
 	tcase_add_test(tc, msix_host_refuses);
 	tcase_add_test(tc, teardown_releases_everything);
 	return s;

@@ -9,6 +9,8 @@
 #          driver brings the controller up, and the first MiB read with O_DIRECT (DMA into L2's RAM
 #          through the iommufd IOAS; tests/lab/l2/nvme.sh) holds the marker and L1's bytes; the guest's
 #          poweroff ends the VMM with status 0
+#   intx   the same with "pci=nomsi" on L2's command line: the controller interrupts through INTx
+#          (level irqfd with KVM's resample eventfd as VFIO's unmask), IO-APIC in L2's /proc/interrupts
 #   flts   --viommu flts with the same function: the emulated VT-d of L1 cannot nest (no ECAP.NEST, no
 #          IOMMU_HWPT_ALLOC_NEST_PARENT), so minivmm must refuse before the guest runs: status 1 within
 #          LAB_PT_REFUSE_TIMEOUT (60 s) and one stderr line with "host IOMMU incompatible with --viommu
@@ -20,7 +22,7 @@
 # LAB_PT_BDF=BDF: a function that someone already bound to vfio-pci: the check neither looks for the
 # NVMe nor binds it, and judges L2's data against LAB_PT_MD5 (MD5 of its first MiB) when set (the
 # selftest's way in; tests/lab/selftest.sh).
-# lab-budget: boots=1 seconds=90
+# lab-budget: boots=2 seconds=120
 . "$LAB_TESTS_DIR/lib.sh"
 
 # One vCPU: TCG's emulated SVM breaks I/O-heavy boots with two L2 vCPUs (tests/lab/README.md).
@@ -173,41 +175,56 @@ elif [ -z "${LAB_PT_BDF:-}" ]; then
 	ev_result
 fi
 
-# --- off: L2 drives the controller.
-l2_boot passthrough $CPUS $MEM off "lab.do=nvme" "vfio:$BDF"
-l2_require_exit
-grep -i -E 'vfio|iommufd' "$W/passthrough.stderr" | head -n 10 | sed 's/^/    info: /'
-if l2_require_userspace passthrough; then
-	l=$(l2_fact passthrough pci | grep ' 0x1b36 0x0010 ' | head -n 1)
+# judge BOOT IRQ-PATTERN WHAT: L2's view of the function, its data, and the kind of interrupt it used.
+judge() {
+	b=$1
+	l2_require_exit
+	grep -i -E 'vfio|iommufd' "$W/$b.stderr" | head -n 10 | sed 's/^/    info: /'
+	l2_require_userspace "$b" || return 0
+	l=$(l2_fact "$b" pci | grep ' 0x1b36 0x0010 ' | head -n 1)
 	case $l in
-	"") ev_fail "L2 sees no 1b36:0010 function; its PCI functions:" \
-		"$(l2_fact passthrough pci | awk '{ printf "%s%s %s:%s class %s %s", (NR > 1 ? "; " : ""), $1, $2, $3, $4, $7 }')" ;;
-	*" 0x010802 "*" driver=nvme") ev_ok "L2 sees the host's NVMe with its IDs and class, driven by nvme: $l" ;;
-	*) ev_fail "L2's 1b36:0010 function: want class 0x010802 and driver nvme: $l" ;;
+	"") ev_fail "[$b] L2 sees no 1b36:0010 function; its PCI functions:" \
+		"$(l2_fact "$b" pci | awk '{ printf "%s%s %s:%s class %s %s", (NR > 1 ? "; " : ""), $1, $2, $3, $4, $7 }')" ;;
+	*" 0x010802 "*" driver=nvme") ev_ok "[$b] L2 sees the host's NVMe with its IDs and class, driven by nvme: $l" ;;
+	*) ev_fail "[$b] L2's 1b36:0010 function: want class 0x010802 and driver nvme: $l" ;;
 	esac
-	c=$(l2_fact passthrough nvme | head -n 1)
+	c=$(l2_fact "$b" nvme | head -n 1)
 	if [ -n "$HOST_SERIAL" ]; then
 		case "$c " in
-		*" serial=$HOST_SERIAL "*) ev_ok "L2's controller is the host's (serial $HOST_SERIAL): $c" ;;
-		*) ev_fail "L2's controller: '$c'; want the host's serial $HOST_SERIAL" ;;
+		*" serial=$HOST_SERIAL "*) ev_ok "[$b] L2's controller is the host's (serial $HOST_SERIAL): $c" ;;
+		*) ev_fail "[$b] L2's controller: '$c'; want the host's serial $HOST_SERIAL" ;;
 		esac
 	else
-		ev_info "L2's controller: ${c:-none}"
+		ev_info "[$b] L2's controller: ${c:-none}"
 	fi
-	r=$(l2_fact passthrough nvme-read)
+	r=$(l2_fact "$b" nvme-read)
 	case " $r " in
-	*" rc=0 "*" sector0=$MARK"*) ev_ok "L2 read sector 0 of the namespace: $r" ;;
-	*) ev_fail "L2 did not read $MARK from the namespace: '$r'"
-		l2_fact passthrough nvme-dmesg | tail -n 12 | sed 's/^/      | /' ;;
+	*" rc=0 "*" sector0=$MARK"*) ev_ok "[$b] L2 read sector 0 of the namespace: $r" ;;
+	*) ev_fail "[$b] L2 did not read $MARK from the namespace: '$r'"
+		l2_fact "$b" nvme-dmesg | tail -n 12 | sed 's/^/      | /' ;;
 	esac
-	case " $r " in *" direct=0 "*) ev_info "O_DIRECT failed in L2: the read went through the page cache" ;; esac
+	case " $r " in *" direct=0 "*) ev_info "[$b] O_DIRECT failed in L2: the read went through the page cache" ;; esac
 	if [ -n "$HOST_MD5" ]; then
 		case " $r " in
-		*" md5_1m=$HOST_MD5 "*) ev_ok "L2's first MiB is the host's (MD5 $HOST_MD5)" ;;
-		*) ev_fail "L2's first MiB differs from the host's (MD5 $HOST_MD5): '$r'" ;;
+		*" md5_1m=$HOST_MD5 "*) ev_ok "[$b] L2's first MiB is the host's (MD5 $HOST_MD5)" ;;
+		*) ev_fail "[$b] L2's first MiB differs from the host's (MD5 $HOST_MD5): '$r'" ;;
 		esac
 	fi
-fi
+	q=$(l2_fact "$b" nvme-irq | head -n 1 | tr -d '\r')
+	case " $q " in
+	*" chip="$2" count=0 "*) ev_fail "[$b] the controller's admin queue never interrupted: '$q'" ;;
+	*" chip="$2" "*) ev_ok "[$b] the controller interrupts by $3: $q" ;;
+	*) ev_fail "[$b] want the admin queue's interrupt by $3 (chip $2): '${q:-no nvme0q0 in /proc/interrupts}'" ;;
+	esac
+}
+
+# --- off: L2 drives the controller, with MSI-X.
+l2_boot passthrough $CPUS $MEM off "lab.do=nvme" "vfio:$BDF"
+judge passthrough '*MSI*' "MSI-X or MSI"
+
+# --- intx: the same without MSI in L2, so through the host's INTx.
+l2_boot passthrough-intx $CPUS $MEM off "lab.do=nvme pci=nomsi" "vfio:$BDF"
+judge passthrough-intx 'IO-APIC' "INTx (IO-APIC)"
 
 # --- flts: the host's IOMMU cannot nest, so the VMM must refuse the function with the vIOMMU on.
 ( vmm_exec $CPUS $MEM flts "console=ttyS0 panic=-1 intel_iommu=on,sm_on lab.do=nvme" "vfio:$BDF" ) \

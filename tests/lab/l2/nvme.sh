@@ -5,6 +5,8 @@
 #   @@ nvme ctrl=nvme0 pci=BDF model=... serial=... state=live timeouts=ADMIN/IO (seconds, l2-init.sh)
 #   @@ nvme-read dev=nvme0n1 sectors=N direct=1|0 rc=0 secs=S sector0=TEXT md5_1m=MD5 err=-|DD-STDERR
 #      (sector0: the leading printable characters of sector 0; direct=0: O_DIRECT failed, read cached)
+#   @@ nvme-irq chip=CHIP count=N   the admin queue's interrupt (/proc/interrupts): IO-APIC for INTx,
+#      PCI-MSIX-... / PCI-MSI-... otherwise; N interrupts so far
 #   @@ nvme-dmesg LINE     the kernel's NVMe messages (probe, timeouts, resets), at most 20
 n=""
 i=0
@@ -43,4 +45,12 @@ else
 		"md5_1m=$(md5sum </tmp/nvme.1m | cut -d' ' -f1)" "err=$e"
 	rm -f /tmp/nvme.1m
 fi
+# (A shared INTx line lists every queue on it: "nvme0q0, nvme0q1".)
+awk '/ nvme0q0(,|$)/ {
+	n = 0
+	for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++)
+		n += $i
+	print "chip=" $i, "count=" n
+	exit
+}' /proc/interrupts | while read -r l; do say nvme-irq $l; done
 dmesg | grep -i nvme | grep -v -i 'command line' | head -n 20 | while read -r l; do say nvme-dmesg "$l"; done
