@@ -150,6 +150,7 @@ static bool pm_write_byte(struct acpi_pm *pm, unsigned off, uint8_t v)
 static void pm_io(void *opaque, uint64_t offset, void *data, unsigned len, bool is_write)
 {
 	struct acpi_pm *pm = opaque;
+	char why[sizeof(pm->reason)];
 	uint8_t *p = data;
 	uint32_t tmr = 0;
 	bool poweroff = false;
@@ -166,9 +167,12 @@ static void pm_io(void *opaque, uint64_t offset, void *data, unsigned len, bool 
 			p[i] = o < ACPI_PM_LEN ? pm_read_byte(pm, o, tmr) : 0xff;
 	}
 	pm_update_sci(pm);
+	/* A copy made under the lock: another vCPU may write the reason again once it is dropped. */
+	if (poweroff)
+		memcpy(why, pm->reason, sizeof(why));
 	pthread_mutex_unlock(&pm->lock);
 	if (poweroff)
-		pm->vm->stop(pm->vm, VMM_EXIT_POWEROFF, pm->reason);
+		pm->vm->stop(pm->vm, VMM_EXIT_POWEROFF, why);
 }
 
 void acpi_pm__power_button(struct acpi_pm *pm)

@@ -132,6 +132,7 @@ static bool i8042_data(struct reset_dev *r, uint8_t v)
 
 static void i8042_io(struct reset_dev *r, bool is_cmd_port, uint8_t *p, bool is_write)
 {
+	char why[sizeof(r->reason)];
 	bool reset = false;
 
 	pthread_mutex_lock(&r->lock);
@@ -145,9 +146,12 @@ static void i8042_io(struct reset_dev *r, bool is_cmd_port, uint8_t *p, bool is_
 		*p = r->out;
 		r->obf = false;
 	}
+	/* A copy made under the lock: another vCPU may write the reason again once it is dropped. */
+	if (reset)
+		memcpy(why, r->reason, sizeof(why));
 	pthread_mutex_unlock(&r->lock);
 	if (reset)
-		r->vm->stop(r->vm, VMM_EXIT_RESET, r->reason);
+		r->vm->stop(r->vm, VMM_EXIT_RESET, why);
 }
 
 /* Only the first byte of a wider access reaches the i8042: its registers are one byte wide. */
@@ -168,6 +172,7 @@ static void i8042_cmd_io(void *opaque, uint64_t offset, void *data, unsigned len
 static void rst_cnt_io(void *opaque, uint64_t offset, void *data, unsigned len, bool is_write)
 {
 	struct reset_dev *r = opaque;
+	char why[sizeof(r->reason)];
 	uint8_t *p = data;
 	bool reset = false;
 
@@ -183,9 +188,12 @@ static void rst_cnt_io(void *opaque, uint64_t offset, void *data, unsigned len, 
 				   "port 0xcf9, soft reset done as hard");
 		}
 	}
+	/* A copy made under the lock: another vCPU may write the reason again once it is dropped. */
+	if (reset)
+		memcpy(why, r->reason, sizeof(why));
 	pthread_mutex_unlock(&r->lock);
 	if (reset)
-		r->vm->stop(r->vm, VMM_EXIT_RESET, r->reason);
+		r->vm->stop(r->vm, VMM_EXIT_RESET, why);
 }
 
 struct reset_dev *reset__init(struct vm *vm)
