@@ -1,5 +1,6 @@
 /* CPUID seen by the guest: KVM_GET_SUPPORTED_CPUID, adjusted per vCPU (APIC IDs, topology, hypervisor bit). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,17 @@
 #define CPUID_1_ECX_HYPERVISOR BIT(31)
 #define CPUID_1_EDX_HTT BIT(28)
 
-static void cpuid__fix_entry(struct kvm_cpuid_entry2 *e, int id, int ncpus)
+/* Bits to hold a core number below @ncpus (the APIC ID field width of the core level). */
+static unsigned core_bits(int ncpus)
+{
+	unsigned shift = 0;
+
+	while ((1 << shift) < ncpus)
+		shift++;
+	return shift;
+}
+
+void cpuid__adjust(struct kvm_cpuid_entry2 *e, int id, int ncpus)
 {
 	switch (e->function) {
 	case 1:
@@ -31,10 +42,7 @@ static void cpuid__fix_entry(struct kvm_cpuid_entry2 *e, int id, int ncpus)
 			e->ebx = 1;
 			e->ecx = (1 << 8) | 0;	/* level 0: SMT */
 		} else if (e->index == 1) {
-			int shift = 0;
-			while ((1 << shift) < ncpus)
-				shift++;
-			e->eax = shift;
+			e->eax = core_bits(ncpus);
 			e->ebx = ncpus;
 			e->ecx = (2 << 8) | 1;	/* level 1: core */
 		} else {
@@ -42,23 +50,71 @@ static void cpuid__fix_entry(struct kvm_cpuid_entry2 *e, int id, int ncpus)
 			e->ecx = e->index;	/* invalid level terminates the list */
 		}
 		break;
+	case 0x80000008:
+		/*
+		 * AMD: ECX[7:0] threads per package - 1, ECX[15:12] APIC ID bits for them (AMD APM vol. 3,
+		 * CPUID Fn8000_0008). The host's values would make each vCPU a package of its own.
+		 */
+		e->ecx = (e->ecx & ~0xF0FFu) | (core_bits(ncpus) << 12) | (uint32_t)((ncpus - 1) & 0xFF);
+		break;
+	case 0x8000001E:
+		/*
+		 * AMD TOPOEXT (Fn8000_001E): EAX extended APIC ID, EBX[7:0] core ID and [15:8] threads per
+		 * core - 1, ECX[7:0] node ID and [10:8] nodes per package - 1. KVM reports zeros, which
+		 * would give every vCPU APIC ID 0: one thread per core, one node.
+		 */
+		e->eax = id;
+		e->ebx = id & 0xFF;
+		e->ecx = 0;
+		break;
 	default:
 		break;
 	}
 }
 
+/*
+ * The extended-topology leaves (0xB, 0x1F) as a whole: levels SMT and core, then the invalid level that
+ * ends the list. KVM may list only some subleaves (on this AMD PVM host, level 0 alone), and a guest
+ * reading zeros at level 1 takes every vCPU for a package of its own.
+ */
+static unsigned add_topology_leaf(struct kvm_cpuid_entry2 *out, unsigned n, uint32_t fn, int id, int ncpus)
+{
+	for (uint32_t i = 0; i < 3; i++) {
+		out[n] = (struct kvm_cpuid_entry2){ .function = fn, .index = i, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX };
+		cpuid__adjust(&out[n], id, ncpus);
+		n++;
+	}
+	return n;
+}
+
 int cpuid__setup(struct vcpu *vcpu, int ncpus)
 {
 	const struct kvm_cpuid2 *sup = vcpu->vm->supported_cpuid;
-	size_t sz = sizeof(*sup) + sup->nent * sizeof(sup->entries[0]);
-	struct kvm_cpuid2 *c = malloc(sz);
+	struct kvm_cpuid2 *c = malloc(sizeof(*c) + (sup->nent + 6) * sizeof(c->entries[0]));
+	bool has_b = false, has_1f = false;
+	unsigned n = 0;
 	int ret;
 
 	if (!c)
 		return -ENOMEM;
-	memcpy(c, sup, sz);
-	for (unsigned i = 0; i < c->nent; i++)
-		cpuid__fix_entry(&c->entries[i], vcpu->id, ncpus);
+	for (unsigned i = 0; i < sup->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &sup->entries[i];
+
+		if (e->function == 0xB || e->function == 0x1F) {
+			has_b |= e->function == 0xB;
+			has_1f |= e->function == 0x1F;
+			continue;
+		}
+		c->entries[n] = *e;
+		cpuid__adjust(&c->entries[n], vcpu->id, ncpus);
+		n++;
+	}
+	if (has_b)
+		n = add_topology_leaf(c->entries, n, 0xB, vcpu->id, ncpus);
+	if (has_1f)
+		n = add_topology_leaf(c->entries, n, 0x1F, vcpu->id, ncpus);
+	c->nent = n;
+	c->padding = 0;
 	ret = sys__kvm_set_cpuid2(vcpu->fd, c);
 	if (ret < 0)
 		pr_err("vCPU %d: %s: %s", vcpu->id, sys__last_ioctl(), strerror(-ret));

@@ -30,5 +30,7 @@ void vcpu__kick(struct vcpu *vcpu);
 
 /* CPUID for vCPU @id: the host-supported leaves with this vCPU's APIC ID and topology. */
 int cpuid__setup(struct vcpu *vcpu, int ncpus);
+/* What cpuid__setup() changes in one supported-CPUID entry for vCPU @id of @ncpus (topology, APIC IDs). */
+void cpuid__adjust(struct kvm_cpuid_entry2 *e, int id, int ncpus);
 
 #endif

@@ -63,6 +63,7 @@
 #define SYS_OUTW		11
 #define SYS_OUTL		12
 #define SYS_OUTSB		13	/* rdi = port, rsi = buffer, rdx = count: rep outsb */
-#define SYS_NR			14
+#define SYS_CPUID		14	/* rdi = leaf, rsi = subleaf: rax = ebx:eax, rdx = edx:ecx */
+#define SYS_NR			15
 
 #endif

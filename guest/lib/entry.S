@@ -81,6 +81,19 @@ sys_wait:
 1:	xorl	%eax, %eax
 	iretq
 
+/* CPUID at CPL0: PVM runs CPL3 natively, where CPUID shows the host's CPU, not the vCPU's. */
+sys_cpuid:
+	pushq	%rbx
+	movl	%edi, %eax
+	movl	%esi, %ecx
+	cpuid
+	shlq	$32, %rbx
+	orq	%rbx, %rax
+	shlq	$32, %rdx
+	orq	%rcx, %rdx
+	popq	%rbx
+	iretq
+
 sys_rdmsr:
 	movl	%edi, %ecx
 	rdmsr
@@ -193,6 +206,6 @@ sys_bad:
 	.balign 8
 sys_table:
 	.quad	sys_wait, sys_rdmsr, sys_wrmsr, sys_invlpg, sys_read_cr, sys_write_cr, sys_stop
-	.quad	sys_inb, sys_inw, sys_inl, sys_outb, sys_outw, sys_outl, sys_outsb
+	.quad	sys_inb, sys_inw, sys_inl, sys_outb, sys_outw, sys_outl, sys_outsb, sys_cpuid
 
 	.section .note.GNU-stack, "", @progbits

@@ -149,9 +149,26 @@ static inline uint64_t rdtsc(void)
 	return (uint64_t)hi << 32 | lo;
 }
 
+/*
+ * CPUID as the vCPU has it. At CPL3 it goes through the gate: PVM runs CPL3 code natively, and there
+ * CPUID answers with the host CPU's values (its APIC ID, its core count) instead of KVM's.
+ */
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
 {
-	asm volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+	uint16_t cs;
+	uint64_t lo, hi;
+
+	asm volatile("mov %%cs, %0" : "=r"(cs));
+	if (!(cs & 3)) {
+		asm volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+		return;
+	}
+	asm volatile("int $4" : "=a"(lo), "=d"(hi) : "a"((uint64_t)SYS_CPUID), "D"((uint64_t)leaf), "S"((uint64_t)sub)
+		     : "rcx", "memory");
+	*a = (uint32_t)lo;
+	*b = lo >> 32;
+	*c = (uint32_t)hi;
+	*d = hi >> 32;
 }
 
 static inline uint64_t read_rflags(void)

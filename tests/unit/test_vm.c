@@ -11,6 +11,7 @@
 #include "check_main.h"
 #include "fake_kvm.h"
 #include "vmm/layout.h"
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
 /* stderr goes to a temporary file while @fn runs; its text is returned (static buffer). */
@@ -34,6 +35,35 @@ static int init_capturing(struct vm *vm, const char *dev, uint64_t mem)
 	fclose(tmp);
 	return ret;
 }
+
+/* CPUID topology: one package of @ncpus cores, one thread each, on Intel and AMD leaves alike. */
+START_TEST(cpuid_topology)
+{
+	struct kvm_cpuid_entry2 l1 = { .function = 1, .ebx = 0xABCD }, b0 = { .function = 0xB, .index = 0 },
+		b1 = { .function = 0xB, .index = 1 }, a8 = { .function = 0x80000008, .ecx = 0xFFFF0F00 },
+		ae = { .function = 0x8000001E, .eax = 7, .ebx = 0xFFFF, .ecx = 0xFFFF };
+
+	cpuid__adjust(&l1, 3, 4);
+	ck_assert_uint_eq(l1.ebx, 3u << 24 | 4u << 16 | 0xABCD);
+	ck_assert(l1.ecx & (1u << 31));		/* hypervisor */
+	cpuid__adjust(&b0, 3, 4);
+	cpuid__adjust(&b1, 3, 4);
+	ck_assert_uint_eq(b0.edx, 3);
+	ck_assert_uint_eq(b0.ebx, 1);
+	ck_assert_uint_eq(b1.eax, 2);		/* 4 cores: 2 APIC ID bits */
+	ck_assert_uint_eq(b1.ebx, 4);
+	cpuid__adjust(&a8, 3, 4);
+	ck_assert_uint_eq(a8.ecx & 0xFF, 3);	/* NC: 4 threads in the package */
+	ck_assert_uint_eq((a8.ecx >> 12) & 0xF, 2);
+	ck_assert_uint_eq(a8.ecx & 0xFFFF0000, 0xFFFF0000);	/* other bits kept */
+	cpuid__adjust(&ae, 3, 4);
+	ck_assert_uint_eq(ae.eax, 3);		/* extended APIC ID = the vCPU's */
+	ck_assert_uint_eq(ae.ebx, 3);		/* core 3, one thread per core */
+	ck_assert_uint_eq(ae.ecx, 0);		/* node 0 of 1 */
+	cpuid__adjust(&a8, 0, 1);
+	ck_assert_uint_eq(a8.ecx & 0xF0FF, 0);
+}
+END_TEST
 
 START_TEST(init_on_a_capable_host)
 {
@@ -145,6 +175,7 @@ static Suite *vm_suite(void)
 	Suite *s = suite_create("vm");
 	TCase *tc = tcase_create("vm");
 
+	tcase_add_test(tc, cpuid_topology);
 	tcase_add_test(tc, init_on_a_capable_host);
 	tcase_add_test(tc, errors_name_the_ioctl);
 	tcase_add_test(tc, host_checks);
