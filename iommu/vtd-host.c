@@ -53,6 +53,15 @@ int vtd__check_host_iommu(struct vtd *vtd, const struct vtd_host_iommu *h, char 
 			 "(VT-d ECAP.SRS=0)");
 		return -EINVAL;
 	}
+	/*
+	 * ECAP.SMPWC tells the guest that the unit snoops its first-stage tables, so it does not flush
+	 * them from the CPU caches; with nesting the host's hardware walks them, so it must snoop too.
+	 */
+	if ((vtd->ecap & VTD_ECAP_SMPWC) && !(h->ecap & VTD_ECAP_SMPWC)) {
+		snprintf(err, n, "the guest is told its first-stage tables need no cache flushes, but the host "
+			 "walks them without snooping (VT-d ECAP.SMPWC=0)");
+		return -EINVAL;
+	}
 	if (host_aw < want_aw) {
 		snprintf(err, n, "address width: the vIOMMU uses %u bits, the host IOMMU only %u (CAP.MGAW)",
 			 want_aw, host_aw);

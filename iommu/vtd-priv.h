@@ -80,6 +80,7 @@ struct vtd_watch {
 	const struct vtd_dev_ops *ops;
 	void *opaque;
 	struct vtd_binding cur;
+	bool retry;		/* binding_changed() failed: call it again even if nothing changed */
 };
 
 #define VTD_MAX_PENDING_MSI 4

@@ -11,7 +11,7 @@
  *  - PASID-based IOTLB: by (DID, PASID), or page-selective within it.
  * After context/PASID-cache invalidations, SRTP and TE toggles, every watched device's binding is
  * recomputed (through the caches, so an entry the guest changed but did not invalidate stays in
- * effect, as in hardware) and reported if it changed.
+ * effect, as in hardware) and reported if it changed, or if the device failed to follow it last time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -59,10 +59,9 @@ static void reevaluate(struct vtd *vtd)
 		struct vtd_binding b;
 
 		binding_of(vtd, w->sid, &b);
-		if (memcmp(&b, &w->cur, sizeof(b))) {
+		if (memcmp(&b, &w->cur, sizeof(b)) || w->retry) {
 			w->cur = b;
-			if (w->ops->binding_changed)
-				w->ops->binding_changed(w->opaque, &b);
+			w->retry = w->ops->binding_changed && w->ops->binding_changed(w->opaque, &b);
 		}
 	}
 }
@@ -151,8 +150,7 @@ int vtd__watch_device(struct vtd *vtd, uint16_t sid, const struct vtd_dev_ops *o
 	w->ops = ops;
 	w->opaque = opaque;
 	binding_of(vtd, sid, &w->cur);
-	if (ops->binding_changed)
-		ops->binding_changed(opaque, &w->cur);
+	w->retry = ops->binding_changed && ops->binding_changed(opaque, &w->cur);
 	vtd_unlock(vtd);
 	return 0;
 }

@@ -70,7 +70,8 @@ struct vtd_binding {
 };
 
 struct vtd_dev_ops {
-	void (*binding_changed)(void *opaque, const struct vtd_binding *b);
+	/* 0, or -errno when the host could not follow: called again at the next re-evaluation. */
+	int (*binding_changed)(void *opaque, const struct vtd_binding *b);
 	/* [addr, addr + npages * 4 KiB) of (did, pasid); npages = UINT64_MAX (addr 0): everything. */
 	void (*iotlb_invalidate)(void *opaque, uint16_t did, uint32_t pasid, uint64_t addr, uint64_t npages,
 				 bool leaf);
@@ -100,7 +101,8 @@ struct vtd_host_iommu {
  * when @sid already has one. The checks: iommufd backend, Intel VT-d, scalable mode with nesting and
  * both stages, 1 GiB first-stage pages if the unit offers them (CAP.FS1GP: the host kernel does not
  * check it, the device would fault), 5-level if offered, supervisor requests (ECAP.SRS, offered to
- * the guest), and a host address width covering the unit's.
+ * the guest), page-walk snooping (ECAP.SMPWC, promised to the guest), and a host address width
+ * covering the unit's.
  */
 int vtd__check_host_iommu(struct vtd *vtd, const struct vtd_host_iommu *host, char *err, size_t errlen);
 int vtd__set_host_iommu_device(struct vtd *vtd, uint16_t sid, const struct vtd_host_iommu *host,

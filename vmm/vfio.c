@@ -178,6 +178,7 @@ int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct
 
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
+	d->kvm_vfio_fd = -1;
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
 	ret = vfio__find_cdev(bdf, p, name, sizeof(name), err, errlen);
 	if (ret)
@@ -207,15 +208,35 @@ int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct
 	}
 	return 0;
 out_close:
-	close(d->fd);	/* unbinds from the iommufd */
-	d->fd = -1;
+	vfio__close(d);	/* leaves KVM-VFIO, and the close unbinds it from the iommufd */
 	return ret;
+}
+
+/* KVM holds a reference to the file until it is deleted from the KVM-VFIO device. */
+static void kvm_del(struct vfio_device *d)
+{
+	int32_t fd = d->fd;
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_FILE,
+		.attr = KVM_DEV_VFIO_FILE_DEL,
+		.addr = (uintptr_t)&fd,
+	};
+	int ret;
+
+	if (d->kvm_vfio_fd < 0)
+		return;
+	ret = sys__kvm_set_device_attr(d->kvm_vfio_fd, &attr);
+	if (ret < 0)
+		pr_warn("vfio %s: KVM_SET_DEVICE_ATTR (KVM_DEV_VFIO_FILE_DEL): %s", d->bdf, strerror(-ret));
+	d->kvm_vfio_fd = -1;
 }
 
 void vfio__close(struct vfio_device *d)
 {
-	if (d->fd >= 0)
+	if (d->fd >= 0) {
+		kvm_del(d);
 		close(d->fd);
+	}
 	d->fd = -1;
 }
 
@@ -343,5 +364,8 @@ int vfio__kvm_add(int *kvm_vfio_fd, int vm_fd, struct vfio_device *d)
 			return ret;
 		*kvm_vfio_fd = cd.fd;
 	}
-	return sys__kvm_set_device_attr(*kvm_vfio_fd, &attr);
+	ret = sys__kvm_set_device_attr(*kvm_vfio_fd, &attr);
+	if (!ret)
+		d->kvm_vfio_fd = *kvm_vfio_fd;
+	return ret;
 }

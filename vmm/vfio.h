@@ -40,6 +40,7 @@ struct vfio_device {
 	uint32_t flags;		/* VFIO_DEVICE_FLAGS_* */
 	struct vfio_region region[VFIO_PCI_NUM_REGIONS];
 	uint32_t irq_count[VFIO_PCI_NUM_IRQS];
+	int kvm_vfio_fd;	/* the KVM-VFIO device it was added to, -1 if none */
 };
 
 /*
@@ -84,7 +85,7 @@ int vfio__disable_irqs(struct vfio_device *d, unsigned index);
 /* Function-level reset, when the device supports one (VFIO_DEVICE_FLAGS_RESET); else 0. */
 int vfio__reset(struct vfio_device *d);
 
-/* Tell KVM about the device (the KVM-VFIO pseudo-device: coherency, page tracking). */
+/* Tell KVM about the device (the KVM-VFIO pseudo-device: coherency, page tracking), and forget it. */
 int vfio__kvm_add(int *kvm_vfio_fd, int vm_fd, struct vfio_device *d);
 
 #endif

@@ -98,7 +98,7 @@ int vfio_dma__attach(struct vfio_pci *vp, char *err, size_t n)
 	return ret;
 }
 
-static void bind_first_stage(struct vfio_pci *vp, const struct vtd_binding *b)
+static int bind_first_stage(struct vfio_pci *vp, const struct vtd_binding *b)
 {
 	struct iommufd *ifd = &vp->host->iommufd;
 	struct iommufd_vtd_s1 s1 = {
@@ -114,20 +114,29 @@ static void bind_first_stage(struct vfio_pci *vp, const struct vtd_binding *b)
 			iommufd__destroy(ifd, id);
 	}
 	if (ret) {
-		pr_err("vfio %s: cannot nest the guest's first-stage tables at %#llx (DID %u): %s: %s; "
-		       "the device's DMA is blocked", vp->dev.bdf, (unsigned long long)b->fsptptr, b->did,
-		       sys__last_ioctl(), strerror(-ret));
-		if (!vfio__detach(&vp->dev))
+		/* Retried at each PASID-cache flush: said once until it works again (a guest could repeat it). */
+		if (!vp->bind_failed)
+			pr_err("vfio %s: cannot nest the guest's first-stage tables at %#llx (DID %u): %s: %s; "
+			       "the device's DMA is blocked", vp->dev.bdf, (unsigned long long)b->fsptptr, b->did,
+			       sys__last_ioctl(), strerror(-ret));
+		vp->bind_failed = true;
+		if (!vfio__detach(&vp->dev)) {
 			vp->attached = 0;
-		id = 0;
+			id = 0;
+		} else {
+			id = old;	/* still attached to the old one: keep it (and its invalidations) */
+		}
 	}
 	vp->s1_hwpt = id;
 	if (old && old != id)
 		iommufd__destroy(ifd, old);
+	if (!ret)
+		vp->bind_failed = false;
+	return ret;
 }
 
 /* vIOMMU callback (its lock held, on the vCPU that programs it). */
-static void binding_changed(void *opaque, const struct vtd_binding *b)
+static int binding_changed(void *opaque, const struct vtd_binding *b)
 {
 	struct vfio_pci *vp = opaque;
 	struct iommufd *ifd = &vp->host->iommufd;
@@ -135,8 +144,7 @@ static void binding_changed(void *opaque, const struct vtd_binding *b)
 
 	switch (b->kind) {
 	case VTD_BIND_FIRST_STAGE:
-		bind_first_stage(vp, b);
-		return;
+		return bind_first_stage(vp, b);
 	case VTD_BIND_UNTRANSLATED:
 	case VTD_BIND_PASSTHROUGH:
 		ret = attach(vp, vp->parent_hwpt);
@@ -152,6 +160,7 @@ static void binding_changed(void *opaque, const struct vtd_binding *b)
 		iommufd__destroy(ifd, vp->s1_hwpt);
 		vp->s1_hwpt = 0;
 	}
+	return ret;
 }
 
 static void iotlb_invalidate(void *opaque, uint16_t did, uint32_t pasid, uint64_t addr, uint64_t npages, bool leaf)

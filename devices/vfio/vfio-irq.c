@@ -40,8 +40,11 @@ static void *poller(void *arg)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0) {
+			pr_err("vfio %s: interrupt poller: epoll_wait: %s; masked vectors no longer set their pending bits",
+			       vp->dev.bdf, strerror(errno));
 			break;
+		}
 		for (int i = 0; i < n; i++) {
 			uint64_t v = ev[i].data.u64, cnt;
 

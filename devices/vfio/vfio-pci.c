@@ -61,7 +61,7 @@ void vfio_host__destroy(struct vfio_host *h)
 	free(h);
 }
 
-static uint32_t host_cfg(struct vfio_pci *vp, unsigned off, unsigned len)
+uint32_t vfio_pci__host_cfg(struct vfio_pci *vp, unsigned off, unsigned len)
 {
 	uint32_t v = 0;
 
@@ -70,165 +70,60 @@ static uint32_t host_cfg(struct vfio_pci *vp, unsigned off, unsigned len)
 	return v;	/* little-endian host, as everything in minivmm */
 }
 
-/* Guest access to a BAR: straight to the host BAR (doorbells, registers). */
-static void bar_io(void *opaque, uint64_t off, void *data, unsigned len, bool is_write)
-{
-	struct vfio_bar *b = opaque;
-	int ret;
-
-	if (is_write)
-		ret = vfio__region_write(&b->vp->dev, b->index, off, data, len);
-	else
-		ret = vfio__region_read(&b->vp->dev, b->index, off, data, len);
-	if (ret) {
-		pr_debug("vfio %s: BAR %u %s at %#llx (%u bytes): %s", b->vp->dev.bdf, b->index,
-			 is_write ? "write" : "read", (unsigned long long)off, len, strerror(-ret));
-		if (!is_write)
-			memset(data, 0xff, len);
-	}
-}
-
 static bool overlaps(unsigned off, unsigned len, unsigned start, unsigned n)
 {
 	return off < start + n && start < off + len;
 }
 
-/* bar_lock held. */
-static void bar_unmap_slots(struct vfio_pci *vp, struct vfio_bar *b)
-{
-	for (unsigned a = 0; a < VFIO_MAX_MMAP_AREAS; a++) {
-		if (b->slot[a] >= 0)
-			vm__del_slot(vp->pci.vm, b->slot[a]);
-		b->slot[a] = -1;
-	}
-	b->slots_at = 0;
-}
-
 /*
- * Follow the guest's BAR placement with the memslots of the mmap'd areas, so that the guest reaches
- * the device's registers without an exit (what the PCI base has on the MMIO bus stays there for the
- * parts that are not mapped, such as a trapped MSI-X table, and while slots change).
+ * After the base applied a config write: the command bits the host must see, and the BAR memslots.
+ * Under bar_lock, so that concurrent writes from two vCPUs cannot leave the host's command register
+ * and the memslots disagreeing; memory decode goes on at the host before the slots appear and off
+ * after they are gone (a slot over a host BAR that does not decode faults the vCPU: SIGBUS in VFIO).
  */
-static void sync_bar_slots(struct vfio_pci *vp)
-{
-	long page = sysconf(_SC_PAGESIZE);
-
-	pthread_mutex_lock(&vp->bar_lock);
-	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
-		struct vfio_bar *b = &vp->bar[i];
-		uint64_t addr = b->vp ? pci__bar_addr(&vp->pci, i) : 0;
-
-		if (addr == b->slots_at || vp->pci.bar[i].type == PCI_BAR_IO)
-			continue;
-		bar_unmap_slots(vp, b);
-		if (!addr)
-			continue;
-		for (unsigned a = 0; a < vp->dev.region[i].nr_mmap; a++) {
-			uint64_t gpa = addr + vp->dev.region[i].mmap[a].offset, size = vp->dev.region[i].mmap[a].size;
-			int slot;
-
-			if (!b->hva[a] || (gpa | size) & (page - 1))
-				continue;	/* stays trapped */
-			slot = vm__add_slot(vp->pci.vm, gpa, size, b->hva[a]);
-			if (slot < 0)
-				pr_warn("vfio %s: BAR %u at %#llx stays trapped: %s", vp->dev.bdf, i,
-					(unsigned long long)gpa, strerror(-slot));
-			b->slot[a] = slot < 0 ? -1 : slot;
-		}
-		b->slots_at = addr;
-	}
-	pthread_mutex_unlock(&vp->bar_lock);
-}
-
-static void bars_exit(struct vfio_pci *vp)
-{
-	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
-		struct vfio_bar *b = &vp->bar[i];
-
-		if (!b->vp)
-			continue;
-		bar_unmap_slots(vp, b);
-		for (unsigned a = 0; a < VFIO_MAX_MMAP_AREAS; a++)
-			if (b->hva[a])
-				munmap(b->hva[a], vp->dev.region[i].mmap[a].size);
-		memset(b, 0, sizeof(*b));
-	}
-}
-
 static void cfg_write(struct pci_device *dev, unsigned off, unsigned len, uint32_t val)
 {
 	struct vfio_pci *vp = dev->priv;
+	bool cmd_written = overlaps(off, len, PCI_COMMAND, 2);
 	uint16_t cmd;
-	int ret;
+	int ret = 0;
 
-	if (overlaps(off, len, PCI_COMMAND, 2) || overlaps(off, len, PCI_BASE_ADDRESS_0, 4 * PCI_STD_NUM_BARS))
-		sync_bar_slots(vp);
-	if (!overlaps(off, len, PCI_COMMAND, 2))
+	if (!cmd_written && !overlaps(off, len, PCI_BASE_ADDRESS_0, 4 * PCI_STD_NUM_BARS))
 		return;
-	cmd = (pci__cfg_get(dev, PCI_COMMAND, 2) & HOST_CMD_BITS) |
-	      (host_cfg(vp, PCI_COMMAND, 2) & ~HOST_CMD_BITS);
-	ret = vfio__region_write(&vp->dev, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, 2);
+	pthread_mutex_lock(&vp->bar_lock);
+	cmd = (pci__cfg_get(dev, PCI_COMMAND, 2) & HOST_CMD_BITS) | (vfio_pci__host_cfg(vp, PCI_COMMAND, 2) & ~HOST_CMD_BITS);
+	if (cmd_written && (cmd & PCI_COMMAND_MEMORY))
+		ret = vfio__region_write(&vp->dev, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, 2);
+	vfio_bar__sync(vp);
+	if (cmd_written && !(cmd & PCI_COMMAND_MEMORY))
+		ret = vfio__region_write(&vp->dev, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, 2);
+	pthread_mutex_unlock(&vp->bar_lock);
 	if (ret)
 		pr_warn("vfio %s: cannot write the host command register: %s", vp->dev.bdf, strerror(-ret));
 }
 
+/* The Interrupt Status bit is the host's (guests that share INTx read it to know the line is theirs). */
+static void cfg_read(struct pci_device *dev, unsigned off, unsigned len, uint32_t *val)
+{
+	struct vfio_pci *vp = dev->priv;
+
+	if (vp->has_intx && overlaps(off, len, PCI_STATUS, 1) && (vfio_pci__host_cfg(vp, PCI_STATUS, 1) & PCI_STATUS_INTERRUPT))
+		*val |= (uint32_t)PCI_STATUS_INTERRUPT << (8 * (PCI_STATUS - off));
+}
+
 static const struct pci_device_ops vfio_pci_ops = {
+	.cfg_read = cfg_read,
 	.cfg_write = cfg_write,
 	.vector_changed = vfio_irq__vector_changed,
 };
-
-/* Mirror the host BARs. Returns the first BAR slot left free (for MSI-X), or -ENOSPC if none. */
-static int add_bars(struct vfio_pci *vp, char *err, size_t n)
-{
-	int free_slot = -ENOSPC;
-
-	for (unsigned i = 0; i < PCI_STD_NUM_BARS; i++) {
-		uint64_t size = vp->dev.region[i].size;
-		uint32_t reg = host_cfg(vp, PCI_BASE_ADDRESS_0 + 4 * i, 4);
-		enum pci_bar_type type;
-		int ret;
-
-		if (!size) {
-			if (free_slot < 0)
-				free_slot = i;
-			continue;
-		}
-		if (reg & PCI_BASE_ADDRESS_SPACE_IO)
-			type = PCI_BAR_IO;
-		else if ((reg & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64)
-			type = PCI_BAR_MEM64;
-		else
-			type = PCI_BAR_MEM32;
-		if (type != PCI_BAR_IO && size < 16)
-			size = 16;	/* the smallest memory BAR; accesses past the region fail and read ~0 */
-		vp->bar[i] = (struct vfio_bar){ .vp = vp, .index = i, .slot = { -1, -1, -1, -1 } };
-		ret = pci__add_bar(&vp->pci, i, type, size, !!(reg & PCI_BASE_ADDRESS_MEM_PREFETCH), bar_io,
-				   &vp->bar[i]);
-		if (ret)
-			return fail(err, n, ret, "vfio %s: BAR %u (%s, %llu bytes) cannot be mirrored: %s", vp->dev.bdf,
-				    i, type == PCI_BAR_IO ? "I/O" : "memory", (unsigned long long)size, strerror(-ret));
-		for (unsigned a = 0; type != PCI_BAR_IO && a < vp->dev.region[i].nr_mmap; a++) {
-			void *p = vfio__region_mmap(&vp->dev, i, a);
-
-			if (p == MAP_FAILED)
-				pr_debug("vfio %s: BAR %u area %u cannot be mmap'd (%s): trapped", vp->dev.bdf, i, a,
-					 strerror(errno));
-			else
-				vp->bar[i].hva[a] = p;
-		}
-		if (type == PCI_BAR_MEM64)
-			i++;
-	}
-	return free_slot;
-}
 
 /* The header, BARs and interrupt capability of the guest's view. */
 static int build_config(struct vfio_pci *vp, char *err, size_t n)
 {
 	struct pci_device *pci = &vp->pci;
-	uint8_t hdr = host_cfg(vp, PCI_HEADER_TYPE, 1) & 0x7f;
+	uint8_t hdr = vfio_pci__host_cfg(vp, PCI_HEADER_TYPE, 1) & 0x7f;
 	unsigned nmsix = vp->dev.irq_count[VFIO_PCI_MSIX_IRQ_INDEX];
-	unsigned pin = host_cfg(vp, PCI_INTERRUPT_PIN, 1);
+	unsigned pin = vfio_pci__host_cfg(vp, PCI_INTERRUPT_PIN, 1);
 	bool intx;
 	int slot, ret;
 
@@ -237,12 +132,12 @@ static int build_config(struct vfio_pci *vp, char *err, size_t n)
 	if (hdr != PCI_HEADER_TYPE_NORMAL)
 		return fail(err, n, -ENOTSUP, "vfio %s: header type %u (a bridge?): only endpoints can be passed through",
 			    vp->dev.bdf, hdr);
-	pci__init_dev(pci, "vfio-pci", host_cfg(vp, PCI_VENDOR_ID, 2), host_cfg(vp, PCI_DEVICE_ID, 2),
-		      host_cfg(vp, PCI_CLASS_REVISION, 4) >> 8, host_cfg(vp, PCI_REVISION_ID, 1));
-	pci__set_subsystem(pci, host_cfg(vp, PCI_SUBSYSTEM_VENDOR_ID, 2), host_cfg(vp, PCI_SUBSYSTEM_ID, 2));
+	pci__init_dev(pci, "vfio-pci", vfio_pci__host_cfg(vp, PCI_VENDOR_ID, 2), vfio_pci__host_cfg(vp, PCI_DEVICE_ID, 2),
+		      vfio_pci__host_cfg(vp, PCI_CLASS_REVISION, 4) >> 8, vfio_pci__host_cfg(vp, PCI_REVISION_ID, 1));
+	pci__set_subsystem(pci, vfio_pci__host_cfg(vp, PCI_SUBSYSTEM_VENDOR_ID, 2), vfio_pci__host_cfg(vp, PCI_SUBSYSTEM_ID, 2));
 	pci->ops = &vfio_pci_ops;
 	pci->priv = vp;
-	slot = add_bars(vp, err, n);
+	slot = vfio_bar__add_all(vp, err, n);
 	if (slot < 0 && slot != -ENOSPC)
 		return slot;
 	/* INTx: the host's pin (the host bridge picks the GSI); MSI-X or MSI: minivmm's capability. */
@@ -336,7 +231,7 @@ int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out
 	return 0;
 fail_close:
 	vfio_irq__exit(vp);
-	bars_exit(vp);
+	vfio_bar__exit(vp);
 	pci__exit_dev(&vp->pci);
 	vfio_dma__detach(vp);
 	vfio__close(&vp->dev);
@@ -361,7 +256,7 @@ void vfio_pci__destroy(struct vfio_pci *vp)
 		return;
 	vfio_irq__exit(vp);
 	vfio_dma__detach(vp);
-	bars_exit(vp);
+	vfio_bar__exit(vp);
 	pci__exit_dev(&vp->pci);
 	vfio__close(&vp->dev);
 	pthread_mutex_destroy(&vp->irq_lock);

@@ -29,6 +29,7 @@ struct vfio_bar {
 	void *hva[VFIO_MAX_MMAP_AREAS];	/* NULL: not mapped, trapped */
 	int slot[VFIO_MAX_MMAP_AREAS];	/* -1: none */
 	uint64_t slots_at;		/* guest address the memslots are at, 0 if none */
+	bool warned;			/* a slot could not be added (logged once) */
 };
 
 /* One guest interrupt vector backed by a host vector's eventfd. */
@@ -55,6 +56,7 @@ struct vfio_pci {
 	uint32_t s1_hwpt;		/* the guest's first-stage tables nested on it, 0 if none */
 	uint32_t attached;		/* IOAS or HWPT the device is attached to, 0 = detached (blocked) */
 	bool watched;
+	bool bind_failed;		/* the last stage-1 bind failed (logged once) */
 
 	/* Interrupts (vfio-irq.c). */
 	pthread_mutex_t irq_lock;
@@ -69,6 +71,14 @@ struct vfio_pci {
 	pthread_t poller;
 	bool poller_started;
 };
+
+/* The host function's config space as VFIO shows it (0 if it cannot be read). */
+uint32_t vfio_pci__host_cfg(struct vfio_pci *vp, unsigned off, unsigned len);
+
+/* BARs (vfio-bar.c). add_all returns the first BAR slot left free (for MSI-X) or -ENOSPC / -errno. */
+int vfio_bar__add_all(struct vfio_pci *vp, char *err, size_t errlen);
+void vfio_bar__sync(struct vfio_pci *vp);		/* bar_lock held: memslots follow the guest's BARs */
+void vfio_bar__exit(struct vfio_pci *vp);
 
 int vfio_dma__attach(struct vfio_pci *vp, char *err, size_t errlen);		/* before pci_host__add */
 int vfio_dma__join_viommu(struct vfio_pci *vp, char *err, size_t errlen);	/* after: has a requester ID */

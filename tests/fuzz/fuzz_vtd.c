@@ -53,10 +53,11 @@ static void count_msi(void *opaque, uint64_t addr, uint32_t data)
 	msis++;
 }
 
-static void on_binding(void *opaque, const struct vtd_binding *b)
+static int on_binding(void *opaque, const struct vtd_binding *b)
 {
 	if (b->kind > VTD_BIND_FIRST_STAGE)
 		abort();
+	return 0;
 }
 
 static void on_iotlb(void *opaque, uint16_t did, uint32_t pasid, uint64_t addr, uint64_t npages, bool leaf)

@@ -103,7 +103,7 @@ void fake_vfio__init(const char *root)
 	fake_vfio.hw_type = IOMMU_HW_INFO_TYPE_INTEL_VTD;
 	fake_vfio.cap = (48ULL - 1) << 16 | 1ULL << 56 /* FS1GP */ | 1ULL << 10 /* SAGAW 48 */;
 	fake_vfio.ecap = 1ULL << 1 /* QI */ | 1ULL << 6 /* PT */ | 1ULL << 26 /* NEST */ | 1ULL << 31 /* SRS */ |
-			 1ULL << 43 /* SMTS */ | 1ULL << 46 /* SSTS */ | 1ULL << 47 /* FSTS */;
+			 1ULL << 43 /* SMTS */ | 1ULL << 46 /* SSTS */ | 1ULL << 47 /* FSTS */ | 1ULL << 48 /* SMPWC */;
 	fake_vfio.hw_flags = IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17;
 	fake_vfio.hw_capabilities = 0;
 	fake_vfio.next_id = 1;
@@ -252,6 +252,13 @@ struct fake_vfio_dev *fake_vfio__add_device(const char *bdf)
 	fake_vfio__cfg_write(d, PCI_SUBSYSTEM_ID, 2, 0xa801);
 	fake_vfio__cfg_write(d, PCI_INTERRUPT_PIN, 1, 1);
 	fake_vfio__cfg_write(d, PCI_INTERRUPT_LINE, 1, 11);
+	/* The host's MSI-X capability: 4 vectors, table and PBA in BAR 0 (its third and fourth pages). */
+	fake_vfio__cfg_write(d, PCI_CAPABILITY_LIST, 1, FAKE_VFIO_MSIX_CAP);
+	fake_vfio__cfg_write(d, FAKE_VFIO_MSIX_CAP, 1, PCI_CAP_ID_MSIX);
+	fake_vfio__cfg_write(d, FAKE_VFIO_MSIX_CAP + 1, 1, 0);
+	fake_vfio__cfg_write(d, FAKE_VFIO_MSIX_CAP + PCI_MSIX_FLAGS, 2, 3);
+	fake_vfio__cfg_write(d, FAKE_VFIO_MSIX_CAP + PCI_MSIX_TABLE, 4, FAKE_VFIO_MSIX_TABLE | 0);
+	fake_vfio__cfg_write(d, FAKE_VFIO_MSIX_CAP + PCI_MSIX_PBA, 4, FAKE_VFIO_MSIX_PBA | 0);
 	return d;
 }
 
@@ -666,7 +673,8 @@ static int kvm_vfio_ioctl(unsigned long req, void *arg, struct fake_vfio_call *c
 		c->a.dev_attr = *a;
 		if (a->group == KVM_DEV_VFIO_FILE && a->addr)
 			c->attr_fd = *(const int32_t *)(uintptr_t)a->addr;
-		NEED(a->group == KVM_DEV_VFIO_FILE && a->attr == KVM_DEV_VFIO_FILE_ADD, ENXIO);
+		NEED(a->group == KVM_DEV_VFIO_FILE &&
+		     (a->attr == KVM_DEV_VFIO_FILE_ADD || a->attr == KVM_DEV_VFIO_FILE_DEL), ENXIO);
 		NEED(which_fd(c->attr_fd) >= 0, EBADF);
 		return 0;
 	}

@@ -40,6 +40,9 @@
 #define FAKE_VFIO_MAX_OBJS	256
 #define FAKE_VFIO_MAX_FDS	64	/* SET_IRQS eventfds kept per record */
 #define FAKE_VFIO_PATH		512
+#define FAKE_VFIO_MSIX_CAP	0x40	/* the host's MSI-X capability: table and PBA in BAR 0 at */
+#define FAKE_VFIO_MSIX_TABLE	0x2000
+#define FAKE_VFIO_MSIX_PBA	0x3000
 
 /* Which descriptor a call was made on. */
 enum fake_vfio_fd {

@@ -519,7 +519,11 @@ START_TEST(off_bar_mmap)
 	m = vfx__last_memslot();
 	ck_assert_uint_ge(m->slot, VM_FIRST_DEVICE_SLOT);
 	ck_assert_uint_eq(m->guest_phys_addr, bar0);
-	ck_assert_uint_eq(m->memory_size, 16384);
+	/* Up to the host's MSI-X table page: the table and PBA pages stay trapped. */
+	ck_assert_uint_eq(m->memory_size, FAKE_VFIO_MSIX_TABLE);
+	ck_assert_uint_eq(fake_kvm.nr_memslots, 1);
+	/* Memory decode was on at the host before the slot appeared. */
+	ck_assert(fake_vfio__cfg_read(vfx.hd, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY);
 	/* The slot's memory is the device's region (the cdev file here, shared). */
 	ck_assert_uint_eq(*(uint64_t *)(uintptr_t)(m->userspace_addr + 0x200), q);
 	slot = m->slot;
@@ -536,7 +540,7 @@ START_TEST(off_bar_mmap)
 	m = vfx__last_memslot();
 	ck_assert_uint_eq(m->guest_phys_addr, pci__bar_addr(vfx.pdev, 0));
 	ck_assert_uint_eq(m->guest_phys_addr, bar0 + 0x100000);
-	ck_assert_uint_eq(m->memory_size, 16384);
+	ck_assert_uint_eq(m->memory_size, FAKE_VFIO_MSIX_TABLE);
 
 	/* Teardown removes it. */
 	n = fake_kvm.nr_memslots;
@@ -544,6 +548,23 @@ START_TEST(off_bar_mmap)
 	vfx.vp = NULL;
 	ck_assert_uint_eq(fake_kvm.nr_memslots, n + 1);
 	ck_assert_uint_eq(vfx__last_memslot()->memory_size, 0);
+}
+END_TEST
+
+/* An MSI-X table in the middle of a BAR splits its mmap area in two memslots around it. */
+START_TEST(off_bar_mmap_msix_hole)
+{
+	unsigned n;
+
+	vfx.hd->region[0].flags |= VFIO_REGION_INFO_FLAG_MMAP;
+	fake_vfio__cfg_write(vfx.hd, FAKE_VFIO_MSIX_CAP + PCI_MSIX_TABLE, 4, 0x1000 | 0);
+	vfx__create_ok();
+	n = fake_kvm.nr_memslots;
+	ck_assert_uint_eq(n, 2);
+	ck_assert_uint_eq(fake_kvm.memslots[0].guest_phys_addr, pci__bar_addr(vfx.pdev, 0));
+	ck_assert_uint_eq(fake_kvm.memslots[0].memory_size, 0x1000);
+	ck_assert_uint_eq(fake_kvm.memslots[1].guest_phys_addr, pci__bar_addr(vfx.pdev, 0) + 0x2000);
+	ck_assert_uint_eq(fake_kvm.memslots[1].memory_size, 0x1000);
 }
 END_TEST
 
@@ -621,6 +642,10 @@ START_TEST(off_two_devices)
 	vfio_pci__destroy(vp2);
 	ck_assert_uint_eq(hd2->attached, 0);
 	ck_assert_uint_eq(vfx.hd->attached, ioas);
+	/* KVM let go of the file before it was closed (else KVM keeps the device bound). */
+	ck_assert_uint_eq(fake_vfio__count(KVM_SET_DEVICE_ATTR), 3);
+	ck_assert_uint_eq(vfx__call(EXPECT(KVM_SET_DEVICE_ATTR, EXPECT(KVM_SET_DEVICE_ATTR, EXPECT(KVM_SET_DEVICE_ATTR,
+			  0) + 1) + 1))->a.dev_attr.attr, KVM_DEV_VFIO_FILE_DEL);
 }
 END_TEST
 
@@ -667,6 +692,11 @@ START_TEST(intx_level_irqfd)
 	ck_assert_uint_eq(r->gsi, vfx.pdev->intx_gsi);
 	ck_assert_int_eq(r->resamplefd, unmask->irq_fds[0]);
 	ck_assert_int_eq(vfx.hd->intx_unmask_fd, unmask->irq_fds[0]);
+	/* The Interrupt Status bit is the host's. */
+	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT, 0);
+	fake_vfio__cfg_write(vfx.hd, PCI_STATUS, 2, PCI_STATUS_CAP_LIST | PCI_STATUS_INTERRUPT);
+	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT, PCI_STATUS_INTERRUPT);
+	ck_assert_uint_eq(pci__cfg_read(vfx.pdev, PCI_COMMAND, 4) >> 16 & PCI_STATUS_INTERRUPT, PCI_STATUS_INTERRUPT);
 
 	/* MSI-X on: INTx off first (irqfd gone, host INTx disabled), then the vectors. */
 	vfx__msix_ctrl(PCI_MSIX_FLAGS_ENABLE);
@@ -933,6 +963,7 @@ static Suite *vfio_suite(void)
 	tcase_add_test(tc, off_bar_access);
 	tcase_add_test(tc, off_small_bar);
 	tcase_add_test(tc, off_bar_mmap);
+	tcase_add_test(tc, off_bar_mmap_msix_hole);
 	tcase_add_test(tc, off_bar_mmap_small_stays_trapped);
 	tcase_add_test(tc, off_command_register);
 	tcase_add_test(tc, off_two_devices);

@@ -210,11 +210,12 @@ static struct {
 	bool leaf;
 } seen;
 
-static void on_binding(void *opaque, const struct vtd_binding *b)
+static int on_binding(void *opaque, const struct vtd_binding *b)
 {
 	ck_assert_ptr_eq(opaque, &seen);
 	seen.nr_bind++;
 	seen.b = *b;
+	return 0;
 }
 
 static void on_iotlb(void *opaque, uint16_t did, uint32_t pasid, uint64_t addr, uint64_t npages, bool leaf)
