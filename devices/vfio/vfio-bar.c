@@ -169,6 +169,11 @@ void vfio_bar__sync(struct vfio_pci *vp)
 					(unsigned long long)gpa, strerror(-slot));
 			b->warned |= slot < 0;
 			b->slot[a] = slot < 0 ? -1 : slot;
+			if (slot >= 0)
+				pr_info("vfio %s: BAR %u bytes %#llx-%#llx mapped at %#llx (memslot %d)", vp->dev.bdf, i,
+					(unsigned long long)vp->dev.region[i].mmap[a].offset,
+					(unsigned long long)(vp->dev.region[i].mmap[a].offset + size - 1),
+					(unsigned long long)gpa, slot);
 		}
 		b->slots_at = addr;
 	}
