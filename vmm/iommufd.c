@@ -2,6 +2,7 @@
 #include "vmm/iommufd.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +41,13 @@ void iommufd__close(struct iommufd *ifd)
 	ifd->fd = -1;
 }
 
+static int unmap(struct iommufd *ifd, uint64_t iova, uint64_t length)
+{
+	struct iommu_ioas_unmap u = { .size = sizeof(u), .ioas_id = ifd->ioas_id, .iova = iova, .length = length };
+
+	return sys__iommu_ioas_unmap(ifd->fd, &u);
+}
+
 int iommufd__map_ram(struct iommufd *ifd, const struct guest_mem *mem)
 {
 	if (ifd->ram_mapped)
@@ -55,10 +63,44 @@ int iommufd__map_ram(struct iommufd *ifd, const struct guest_mem *mem)
 		};
 		int ret = sys__iommu_ioas_map(ifd->fd, &m);
 
-		if (ret < 0)
+		if (ret < 0) {
+			/* All or nothing: a later device would find the first regions mapped (EEXIST). */
+			while (i-- > 0)
+				unmap(ifd, mem->r[i].gpa, mem->r[i].size);
 			return ret;
+		}
 	}
 	ifd->ram_mapped = true;
+	return 0;
+}
+
+int iommufd__check_ram(struct iommufd *ifd, const struct guest_mem *mem, uint64_t *bad_start, uint64_t *bad_end)
+{
+	struct iommu_iova_range ranges[16];
+	struct iommu_ioas_iova_ranges r = {
+		.size = sizeof(r),
+		.ioas_id = ifd->ioas_id,
+		.num_iovas = 16,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	int ret = sys__iommu_ioas_iova_ranges(ifd->fd, &r);
+
+	if (ret == -EMSGSIZE)	/* more holes than we ask for: let the map say what it thinks */
+		return 0;
+	if (ret < 0)
+		return ret;
+	for (int i = 0; i < mem->nr; i++) {
+		uint64_t s = mem->r[i].gpa, e = s + mem->r[i].size - 1;
+		bool inside = false;
+
+		for (unsigned k = 0; k < r.num_iovas && k < 16; k++)
+			inside |= s >= ranges[k].start && e <= ranges[k].last;
+		if (!inside) {
+			*bad_start = s;
+			*bad_end = e;
+			return -EADDRNOTAVAIL;
+		}
+	}
 	return 0;
 }
 

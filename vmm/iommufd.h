@@ -32,8 +32,14 @@ struct iommufd_hw_info {
 int iommufd__open(struct iommufd *ifd, const char *path, const char **what);
 void iommufd__close(struct iommufd *ifd);
 
-/* Map every RAM region read-write at IOVA = GPA (once; later calls do nothing). */
+/* Map every RAM region read-write at IOVA = GPA (once; later calls do nothing; all or nothing). */
 int iommufd__map_ram(struct iommufd *ifd, const struct guest_mem *mem);
+/*
+ * Is all RAM inside the IOAS's allowed IOVA ranges (IOMMU_IOAS_IOVA_RANGES: what the attached devices'
+ * IOMMUs leave usable, without reserved regions such as the MSI window or an RMRR)? 0, or
+ * -EADDRNOTAVAIL with the first RAM region that is not in [*@bad_start, *@bad_end], or the ioctl's error.
+ */
+int iommufd__check_ram(struct iommufd *ifd, const struct guest_mem *mem, uint64_t *bad_start, uint64_t *bad_end);
 
 int iommufd__hw_info(struct iommufd *ifd, uint32_t dev_id, struct iommufd_hw_info *info);
 

@@ -52,6 +52,33 @@ static void host_iommu_of(struct vfio_pci *vp, struct vtd_host_iommu *h)
 	};
 }
 
+/* After the attach (design notes §5.3 steps 8-10): the host's usable IOVA ranges, then guest RAM. */
+static int map_ram(struct vfio_pci *vp, char *err, size_t n)
+{
+	struct vfio_host *h = vp->host;
+	uint64_t s, e;
+	int ret;
+
+	if (h->iommufd.ram_mapped)
+		return 0;
+	ret = iommufd__check_ram(&h->iommufd, &h->vm->mem, &s, &e);
+	if (ret == -EADDRNOTAVAIL) {
+		snprintf(err, n, "vfio %s: guest RAM %#llx-%#llx is not all usable for DMA: the host IOMMU reserves "
+			 "part of it (IOMMU_IOAS_IOVA_RANGES; an RMRR, say): try another --mem", vp->dev.bdf,
+			 (unsigned long long)s, (unsigned long long)e);
+		return ret;
+	}
+	if (ret == 0)
+		ret = iommufd__map_ram(&h->iommufd, &h->vm->mem);
+	if (ret) {
+		/* iommufd pins what it maps and counts it against RLIMIT_MEMLOCK unless CAP_IPC_LOCK. */
+		snprintf(err, n, "vfio %s: mapping guest RAM for DMA: %s: %s%s", vp->dev.bdf, sys__last_ioctl(),
+			 strerror(-ret), ret == -ENOMEM ? " (guest RAM is pinned: raise the locked-memory limit, "
+							  "ulimit -l, or run with CAP_IPC_LOCK)" : "");
+	}
+	return ret;
+}
+
 int vfio_dma__attach(struct vfio_pci *vp, char *err, size_t n)
 {
 	struct vfio_host *h = vp->host;
@@ -59,19 +86,13 @@ int vfio_dma__attach(struct vfio_pci *vp, char *err, size_t n)
 	const char *bdf = vp->dev.bdf;
 	int ret;
 
-	ret = iommufd__map_ram(ifd, &h->vm->mem);
-	if (ret) {
-		/* iommufd pins what it maps and counts it against RLIMIT_MEMLOCK unless CAP_IPC_LOCK. */
-		snprintf(err, n, "vfio %s: mapping guest RAM for DMA: %s: %s%s", bdf, sys__last_ioctl(), strerror(-ret),
-			 ret == -ENOMEM ? " (guest RAM is pinned: raise the locked-memory limit, ulimit -l, "
-					  "or run with CAP_IPC_LOCK)" : "");
-		return ret;
-	}
 	if (!h->vtd) {
 		ret = attach(vp, ifd->ioas_id);
-		if (ret)
+		if (ret) {
 			snprintf(err, n, "vfio %s: VFIO_DEVICE_ATTACH_IOMMUFD_PT (IOAS): %s", bdf, strerror(-ret));
-		return ret;
+			return ret;
+		}
+		return map_ram(vp, err, n);
 	}
 	ret = iommufd__alloc_nest_parent(ifd, vp->dev.dev_id, &vp->parent_hwpt);
 	if (ret) {
@@ -93,9 +114,11 @@ int vfio_dma__attach(struct vfio_pci *vp, char *err, size_t n)
 		return ret;
 	}
 	ret = attach(vp, vp->parent_hwpt);
-	if (ret)
+	if (ret) {
 		snprintf(err, n, "vfio %s: VFIO_DEVICE_ATTACH_IOMMUFD_PT (nesting parent): %s", bdf, strerror(-ret));
-	return ret;
+		return ret;
+	}
+	return map_ram(vp, err, n);
 }
 
 static int bind_first_stage(struct vfio_pci *vp, const struct vtd_binding *b)

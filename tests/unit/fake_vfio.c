@@ -105,6 +105,9 @@ void fake_vfio__init(const char *root)
 	fake_vfio.ecap = 1ULL << 1 /* QI */ | 1ULL << 6 /* PT */ | 1ULL << 26 /* NEST */ | 1ULL << 31 /* SRS */ |
 			 1ULL << 43 /* SMTS */ | 1ULL << 46 /* SSTS */ | 1ULL << 47 /* FSTS */ | 1ULL << 48 /* SMPWC */;
 	fake_vfio.hw_flags = IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17;
+	fake_vfio.nranges = 2;
+	fake_vfio.ranges[0] = (struct iommu_iova_range){ 0, 0xfedfffffULL };
+	fake_vfio.ranges[1] = (struct iommu_iova_range){ 0xfef00000ULL, (1ULL << 48) - 1 };
 	fake_vfio.hw_capabilities = 0;
 	fake_vfio.next_id = 1;
 	fake_vfio.nobjs = 0;
@@ -421,6 +424,36 @@ static int iommu_ioctl(unsigned long req, void *arg, struct fake_vfio_call *c)
 		NEED(!(m->flags & ~(uint32_t)(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)),
 		     EINVAL);
 		fake_vfio.nmaps++;
+		return 0;
+	}
+	case IOMMU_IOAS_UNMAP: {
+		struct iommu_ioas_unmap *u = arg;
+		struct fake_vfio_obj *o;
+
+		c->name = "IOMMU_IOAS_UNMAP";
+		c->a.unmap = *u;
+		NEED(u->size >= sizeof(*u), EINVAL);
+		o = obj_of(u->ioas_id);
+		NEED(o && o->kind == FAKE_OBJ_IOAS, ENOENT);
+		fake_vfio.nunmaps++;
+		return 0;
+	}
+	case IOMMU_IOAS_IOVA_RANGES: {
+		struct iommu_ioas_iova_ranges *r = arg;
+		struct fake_vfio_obj *o;
+
+		c->name = "IOMMU_IOAS_IOVA_RANGES";
+		c->a.ranges = *r;
+		NEED(r->size >= sizeof(*r), EINVAL);
+		o = obj_of(r->ioas_id);
+		NEED(o && o->kind == FAKE_OBJ_IOAS, ENOENT);
+		if (r->num_iovas < fake_vfio.nranges) {
+			r->num_iovas = fake_vfio.nranges;
+			return -EMSGSIZE;
+		}
+		memcpy((void *)(uintptr_t)r->allowed_iovas, fake_vfio.ranges, fake_vfio.nranges * sizeof(fake_vfio.ranges[0]));
+		r->num_iovas = fake_vfio.nranges;
+		r->out_iova_alignment = 4096;
 		return 0;
 	}
 	case IOMMU_HWPT_ALLOC: {

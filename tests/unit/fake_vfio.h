@@ -92,6 +92,8 @@ struct fake_vfio_call {
 		struct iommu_destroy destroy;
 		struct iommu_ioas_alloc ioas_alloc;
 		struct iommu_ioas_map map;
+		struct iommu_ioas_unmap unmap;
+		struct iommu_ioas_iova_ranges ranges;
 		struct iommu_hwpt_alloc hwpt_alloc;
 		struct iommu_hw_info hw_info;
 		struct iommu_hwpt_invalidate inv;
@@ -131,6 +133,10 @@ struct fake_vfio {
 	unsigned nobjs;
 	struct fake_vfio_obj objs[FAKE_VFIO_MAX_OBJS];
 	unsigned nmaps;			/* successful IOAS_MAPs */
+	unsigned nunmaps;		/* successful IOAS_UNMAPs */
+	/* IOMMU_IOAS_IOVA_RANGES answers these: by default all of 48 bits but the MSI window. */
+	unsigned nranges;
+	struct iommu_iova_range ranges[4];
 
 	unsigned ncalls;		/* keeps counting past FAKE_VFIO_MAX_CALLS */
 	unsigned nrefused;		/* calls the fake refused on its own (not injected; not info queries) */

@@ -261,11 +261,32 @@ END_TEST
 
 START_TEST(error_map)
 {
+	int unmap;
+
 	fake_vfio__fail(IOMMU_IOAS_MAP, EFAULT, 1, 0);
 	ck_assert_int_eq(vfx__create(), -EFAULT);
 	ck_assert_ptr_null(vfx.vp);
 	ck_assert_str_eq(vfx.err, "vfio " BDF ": mapping guest RAM for DMA: IOMMU_IOAS_MAP: Bad address");
-	ck_assert_int_eq(fake_vfio__find(VFIO_DEVICE_ATTACH_IOMMUFD_PT, 0), -1);
+	/* The second region failed: the first is unmapped again (all or nothing), the device detached. */
+	unmap = EXPECT(IOMMU_IOAS_UNMAP, EXPECT(IOMMU_IOAS_MAP, 0));
+	ck_assert_uint_eq(vfx__call(unmap)->a.unmap.iova, 0);
+	ck_assert_uint_eq(vfx__call(unmap)->a.unmap.length, vfx.vm->mem.r[0].size);
+	ck_assert_uint_eq(fake_vfio.nunmaps, 1);
+	ck_assert_uint_eq(vfx.hd->attached, 0);
+}
+END_TEST
+
+/* Guest RAM over a range the host IOMMU reserves: said before anything is mapped. */
+START_TEST(error_ram_reserved)
+{
+	fake_vfio.nranges = 2;
+	fake_vfio.ranges[0] = (struct iommu_iova_range){ 0, 0x7fffffULL };	/* an RMRR at 8 MiB */
+	fake_vfio.ranges[1] = (struct iommu_iova_range){ 0x900000ULL, (1ULL << 48) - 1 };
+	ck_assert_int_eq(vfx__create(), -EADDRNOTAVAIL);
+	ck_assert_str_eq(vfx.err, "vfio " BDF ": guest RAM 0-0xbfffffff is not all usable for DMA: the host IOMMU "
+			 "reserves part of it (IOMMU_IOAS_IOVA_RANGES; an RMRR, say): try another --mem");
+	ck_assert_uint_eq(fake_vfio__count(IOMMU_IOAS_MAP), 0);
+	ck_assert_uint_eq(vfx.hd->attached, 0);
 }
 END_TEST
 
@@ -364,8 +385,12 @@ START_TEST(off_sequence)
 	ck_assert(vfx.hd->bound);
 	info = EXPECT(VFIO_DEVICE_GET_INFO, bind);
 
+	/* Attached to the IOAS first; then its usable ranges are read, then RAM is mapped (§5.3 steps 8-10). */
+	attach = EXPECT(VFIO_DEVICE_ATTACH_IOMMUFD_PT, bind);
+	ck_assert_int_gt(EXPECT(IOMMU_IOAS_IOVA_RANGES, attach), attach);
+
 	/* Every RAM region at IOVA = GPA, read-write, from its host mapping. */
-	map0 = EXPECT(IOMMU_IOAS_MAP, bind);
+	map0 = EXPECT(IOMMU_IOAS_MAP, EXPECT(IOMMU_IOAS_IOVA_RANGES, attach));
 	map1 = EXPECT(IOMMU_IOAS_MAP, map0 + 1);
 	for (int r = 0; r < 2; r++) {
 		const struct iommu_ioas_map *m = &vfx__call(r ? map1 : map0)->a.map;
@@ -381,7 +406,6 @@ START_TEST(off_sequence)
 	ck_assert_uint_eq(vfx__call(map1)->a.map.iova, LAYOUT_HIGHMEM_BASE);
 	ck_assert_uint_eq(fake_vfio__count(IOMMU_IOAS_MAP), 2);
 
-	attach = EXPECT(VFIO_DEVICE_ATTACH_IOMMUFD_PT, map1);
 	ck_assert_int_eq(vfx__call(attach)->fd, 0);
 	ck_assert_uint_eq(vfx__call(attach)->a.attach.pt_id, ioas);
 	ck_assert_uint_eq(vfx.hd->attached, ioas);
@@ -947,6 +971,7 @@ static Suite *vfio_suite(void)
 	tcase_add_test(tc, error_region_info);
 	tcase_add_test(tc, error_not_pci);
 	tcase_add_test(tc, error_map);
+	tcase_add_test(tc, error_ram_reserved);
 	tcase_add_test(tc, error_map_memlock);
 	tcase_add_test(tc, error_attach);
 	tcase_add_test(tc, error_bridge);

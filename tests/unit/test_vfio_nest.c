@@ -37,13 +37,8 @@ START_TEST(flts_sequence)
 	ioas = vfx__call(EXPECT(IOMMU_IOAS_ALLOC, 0))->a.ioas_alloc.out_ioas_id;
 	bind = EXPECT(VFIO_DEVICE_BIND_IOMMUFD, 0);
 	dev_id = vfx__call(bind)->a.bind.out_devid;
-	map = EXPECT(IOMMU_IOAS_MAP, bind);
-	ck_assert_uint_eq(vfx__call(map)->a.map.length, VTD_ENV_RAM);
-	ck_assert_uint_eq(vfx__call(map)->a.map.user_va, (uintptr_t)vfx.env.mem.r[0].hva);
-	ck_assert_uint_eq(vfx__call(map)->a.map.iova, 0);
-
 	/* The nesting parent on the IOAS, and the device attached to it... */
-	hwpt = EXPECT(IOMMU_HWPT_ALLOC, map);
+	hwpt = EXPECT(IOMMU_HWPT_ALLOC, bind);
 	a = &vfx__call(hwpt)->a.hwpt_alloc;
 	ck_assert_int_eq(vfx__call(hwpt)->err, 0);
 	ck_assert_uint_eq(a->flags, IOMMU_HWPT_ALLOC_NEST_PARENT);
@@ -53,6 +48,11 @@ START_TEST(flts_sequence)
 	parent = a->out_hwpt_id;
 	attach = EXPECT(VFIO_DEVICE_ATTACH_IOMMUFD_PT, hwpt);
 	ck_assert_uint_eq(vfx__call(attach)->a.attach.pt_id, parent);
+	/* ...then RAM into the IOAS under it (the parent's second stage: GPA -> host memory)... */
+	map = EXPECT(IOMMU_IOAS_MAP, attach);
+	ck_assert_uint_eq(vfx__call(map)->a.map.length, VTD_ENV_RAM);
+	ck_assert_uint_eq(vfx__call(map)->a.map.user_va, (uintptr_t)vfx.env.mem.r[0].hva);
+	ck_assert_uint_eq(vfx__call(map)->a.map.iova, 0);
 	/* ...before the host IOMMU's description is asked for (and only then). */
 	info = EXPECT(IOMMU_GET_HW_INFO, 0);
 	ck_assert_int_gt(info, attach);
