@@ -186,7 +186,10 @@ l2_stamp() {
 # Boot L2 with the VMM under test (DEVICES: see vmm_exec), a watchdog and up to LAB_L2_TRIES boots when
 # L2 hangs. TCG's emulated SVM hangs about 1 L2 boot in 7 (the L2 vCPU loops on nested page faults;
 # /work/shared/lab/README.md), so a hang is retried, and every retry is printed; a hang that repeats
-# LAB_L2_TRIES times fails. Anything else (an exit, a crash) is the VMM's answer and is not retried.
+# LAB_L2_TRIES times fails. It also corrupts L2 now and then (tests/lab/README.md): a guest that
+# triple-faults before reaching userspace (minivmm's status 4) is retried the same way, printed as a
+# RETRY with the VMM's words, and fails when it repeats. Anything else (an exit, a crash after
+# userspace) is the VMM's answer and is not retried.
 # Optional, set by the check before the call:
 #   L2_TIMEOUT   the watchdog of this boot in seconds (default LAB_L2_TIMEOUT): boots with a workload
 #                take longer
@@ -248,6 +251,8 @@ l2_boot() {
 		rm -f "$_fifo"
 		[ -s "$_stamp" ] && L2_USERSPACE_SECS=$(awk -v a="$_t0" -v b="$(cat "$_stamp")" \
 			'BEGIN { printf "%.2f", b - a }')
+		[ -z "$_why" ] && [ "$LAB_VMM" = minivmm ] && [ "$L2_RC" = 4 ] && [ -z "$L2_USERSPACE_SECS" ] &&
+			_why=crash
 		case $_why in
 		"")
 			lab_say "[$_n] boot $_try: $LAB_VMM exited with status $L2_RC after ${L2_SECS} s" \
@@ -265,19 +270,20 @@ l2_boot() {
 		L2_HUNG=$((L2_HUNG + 1))
 		L2_USERSPACE_SECS=""
 		_last=$(tr -d '\r' <"$_out" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-100)
+		_what="hung (no exit after $_limit s; last console line: '$_last')"
+		[ "$_why" = crash ] && _what="crashed before userspace after ${L2_SECS} s ($(grep -m 1 -E 'triple fault|error' \
+			"$_err" | tr -d '\r' | cut -c1-80); last console line: '$_last')"
 		# Keep the hung boot's console and stderr beside the final ones.
 		mv "$_out" "$LAB_WORK/$_n.hang$_try.console"
 		mv "$_err" "$LAB_WORK/$_n.hang$_try.stderr"
 		[ $_try -ge "$LAB_L2_TRIES" ] && cp "$LAB_WORK/$_n.hang$_try.console" "$_out" &&
 			cp "$LAB_WORK/$_n.hang$_try.stderr" "$_err"
 		if [ $_try -ge "$LAB_L2_TRIES" ]; then
-			lab_say "[$_n] boot $_try: L2 hung (no exit after $_limit s; last console line: '$_last');" \
-				"$_try of $LAB_L2_TRIES boots hung: giving up"
-			L2_RC=124
+			lab_say "[$_n] boot $_try: L2 $_what; $_try of $LAB_L2_TRIES boots went wrong: giving up"
+			[ "$_why" = crash ] || L2_RC=124
 			return 0
 		fi
-		lab_say "RETRY [$_n] boot $_try of $LAB_L2_TRIES hung (no exit after $_limit s;" \
-			"last console line: '$_last'): booting again"
+		lab_say "RETRY [$_n] boot $_try of $LAB_L2_TRIES $_what: booting again"
 		_try=$((_try + 1))
 	done
 }

@@ -380,6 +380,20 @@ case_ flts-hang passthrough fail 0 '' FAKE_FLTS=hang
 case_ flts-crash passthrough fail 0 '' FAKE_FLTS=crash
 case_ flts-vague passthrough fail 0 '' FAKE_FLTS=vague
 case_ flts-status passthrough fail 0 '' FAKE_FLTS=usage
+# A guest that triple-faults before userspace (minivmm's status 4): retried like a hang, printed, and a
+# failure when it repeats; one that crashes after reaching userspace is not retried.
+case_ crash-repeats passthrough fail 4 '/^@@/d'
+case_ crash-after-userspace passthrough fail 4 ''
+want_line() { # NAME FILE PATTERN: FILE has a line matching PATTERN (or it has none, with "!")
+	if { [ "$3" = ! ] && ! grep -q -- "$4" "$2"; } || { [ "$3" != ! ] && grep -q -- "$3" "$2"; }; then
+		echo "ok:   $1"; pass=$((pass + 1))
+	else
+		echo "FAIL: $1"; fail=$((fail + 1))
+	fi
+}
+want_line "passthrough/crash-repeats retried and said so" "$T/passthrough-crash-repeats.out" \
+	"RETRY \[passthrough\] boot 1 of 2 crashed before userspace"
+want_line "passthrough/crash-after-userspace not retried" "$T/passthrough-crash-after-userspace.out" ! "RETRY"
 
 echo "$pass passed, $fail failed$([ $skip -gt 0 ] && echo ", $skip skipped")"
 [ $fail = 0 ]
