@@ -2,7 +2,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,16 +21,8 @@ struct cli_option {
 	int (*parse)(struct vmm_config *cfg, const char *arg, char *err, size_t errlen);
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+/* Option parsers say what is wrong in @e and return -1. */
+#define fail(e, n, ...) errmsg(e, n, -1, __VA_ARGS__)
 
 static int opt_kernel(struct vmm_config *c, const char *a, char *e, size_t n) { c->kernel = a; return 0; }
 static int opt_initrd(struct vmm_config *c, const char *a, char *e, size_t n) { c->initrd = a; return 0; }

@@ -29,6 +29,9 @@ static inline bool range_ok(uint64_t base, uint64_t len, uint64_t limit)
 	return base <= limit && len <= limit - base;
 }
 
+/* Write a one-line message into @err (@n bytes) and return @ret: "return errmsg(err, n, -EINVAL, ...)". */
+int errmsg(char *err, size_t n, int ret, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Parse a size such as "512M", "2G", "4096", "64k". Returns 0 and sets *out, or -EINVAL. */
 int parse_size(const char *s, uint64_t *out);
 

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,18 +14,9 @@
 
 #include "vmm/log.h"
 #include "vmm/sys.h"
+#include "vmm/util.h"
 
 const struct vfio_paths vfio__host_paths = { .sysfs = "/sys", .dev = "/dev" };
-
-static int fail(char *err, size_t n, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 int vfio__parse_bdf(const char *s, char out[VFIO_BDF_LEN])
 {
@@ -58,7 +48,8 @@ int vfio__parse_bdf(const char *s, char out[VFIO_BDF_LEN])
 	return 0;
 }
 
-int vfio__find_cdev(const char *bdf, const struct vfio_paths *p, char *name, size_t n, char *err, size_t errlen)
+/* The vfioN name under @sysfs/bus/pci/devices/@bdf/vfio-dev. */
+static int find_cdev(const char *bdf, const struct vfio_paths *p, char *name, size_t n, char *err, size_t errlen)
 {
 	char path[512];
 	struct dirent *e;
@@ -66,11 +57,11 @@ int vfio__find_cdev(const char *bdf, const struct vfio_paths *p, char *name, siz
 
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s", p->sysfs, bdf);
 	if (access(path, F_OK))
-		return fail(err, errlen, -ENODEV, "vfio %s: no such PCI device on this host (%s)", bdf, path);
+		return errmsg(err, errlen, -ENODEV, "vfio %s: no such PCI device on this host (%s)", bdf, path);
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/vfio-dev", p->sysfs, bdf);
 	dir = opendir(path);
 	if (!dir)
-		return fail(err, errlen, -ENODEV,
+		return errmsg(err, errlen, -ENODEV,
 			    "vfio %s: not bound to vfio-pci with the device cdev (no %s): bind it to vfio-pci "
 			    "(driver_override) on a kernel with CONFIG_VFIO_DEVICE_CDEV", bdf, path);
 	name[0] = 0;
@@ -80,7 +71,7 @@ int vfio__find_cdev(const char *bdf, const struct vfio_paths *p, char *name, siz
 			strcpy(name, e->d_name);
 	closedir(dir);
 	if (!name[0])
-		return fail(err, errlen, -ENODEV, "vfio %s: %s holds no vfioN device", bdf, path);
+		return errmsg(err, errlen, -ENODEV, "vfio %s: %s holds no vfioN device", bdf, path);
 	return 0;
 }
 
@@ -169,10 +160,8 @@ static int read_info(struct vfio_device *d)
 	return 0;
 }
 
-int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct vfio_paths *p, int vm_fd,
-	       int *kvm_vfio_fd, char *err, size_t errlen)
+int vfio__open(struct vfio_device *d, const char *bdf, const struct vfio_paths *p, char *err, size_t errlen)
 {
-	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = iommufd };
 	char name[64], path[512];
 	int ret;
 
@@ -180,52 +169,57 @@ int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct
 	d->fd = -1;
 	d->kvm_vfio_fd = -1;
 	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
-	ret = vfio__find_cdev(bdf, p, name, sizeof(name), err, errlen);
+	ret = find_cdev(bdf, p, name, sizeof(name), err, errlen);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "%s/vfio/devices/%s", p->dev, name);
 	d->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (d->fd < 0) {
 		ret = -errno;
-		return fail(err, errlen, ret, "vfio %s: cannot open %s: %s%s", bdf, path, strerror(-ret),
-			    ret == -EACCES || ret == -EPERM ? " (run as root or give this user the device)" :
-			    ret == -EBUSY ? " (another process has it)" : "");
-	}
-	/* KVM learns of the device before it is bound (QEMU's order, design notes §5.3 step 3). */
-	if (vm_fd >= 0 && (ret = vfio__kvm_add(kvm_vfio_fd, vm_fd, d)))
-		pr_warn("vfio %s: %s: %s (KVM will not know of the device)", bdf, sys__last_ioctl(), strerror(-ret));
-	ret = sys__vfio_device_bind_iommufd(d->fd, &bind);
-	if (ret < 0) {
-		fail(err, errlen, ret, "vfio %s: VFIO_DEVICE_BIND_IOMMUFD: %s", bdf, strerror(-ret));
-		goto out_close;
-	}
-	d->dev_id = bind.out_devid;
-	ret = read_info(d);
-	if (ret < 0) {
-		fail(err, errlen, ret, "vfio %s: %s: %s", bdf, ret == -ENODEV ? "not a PCI device" : sys__last_ioctl(),
-		     strerror(-ret));
-		goto out_close;
+		return errmsg(err, errlen, ret, "vfio %s: cannot open %s: %s%s", bdf, path, strerror(-ret),
+			      ret == -EACCES || ret == -EPERM ? " (run as root or give this user the device)" :
+			      ret == -EBUSY ? " (another process has it)" : "");
 	}
 	return 0;
-out_close:
-	vfio__close(d);	/* leaves KVM-VFIO, and the close unbinds it from the iommufd */
-	return ret;
+}
+
+int vfio__bind(struct vfio_device *d, int iommufd, int vm_fd, int *kvm_vfio_fd, char *err, size_t errlen)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = iommufd };
+	int ret;
+
+	/* KVM learns of the device before it is bound (QEMU's order, design notes §5.3 step 3). */
+	if (vm_fd >= 0 && (ret = vfio__kvm_add(kvm_vfio_fd, vm_fd, d)))
+		pr_warn("vfio %s: %s: %s (KVM will not know of the device)", d->bdf, sys__last_ioctl(),
+			strerror(-ret));
+	ret = sys__vfio_device_bind_iommufd(d->fd, &bind);
+	if (ret < 0)
+		return errmsg(err, errlen, ret, "vfio %s: VFIO_DEVICE_BIND_IOMMUFD: %s", d->bdf, strerror(-ret));
+	d->dev_id = bind.out_devid;
+	ret = read_info(d);
+	if (ret < 0)
+		return errmsg(err, errlen, ret, "vfio %s: %s: %s", d->bdf,
+			      ret == -ENODEV ? "not a PCI device" : sys__last_ioctl(), strerror(-ret));
+	return 0;
+}
+
+/* KVM_DEV_VFIO_FILE_ADD / _DEL of the device's file on the KVM-VFIO device @dev_fd. */
+static int kvm_file_attr(int dev_fd, struct vfio_device *d, uint64_t attr)
+{
+	int32_t fd = d->fd;
+	struct kvm_device_attr a = { .group = KVM_DEV_VFIO_FILE, .attr = attr, .addr = (uintptr_t)&fd };
+
+	return sys__kvm_set_device_attr(dev_fd, &a);
 }
 
 /* KVM holds a reference to the file until it is deleted from the KVM-VFIO device. */
 static void kvm_del(struct vfio_device *d)
 {
-	int32_t fd = d->fd;
-	struct kvm_device_attr attr = {
-		.group = KVM_DEV_VFIO_FILE,
-		.attr = KVM_DEV_VFIO_FILE_DEL,
-		.addr = (uintptr_t)&fd,
-	};
 	int ret;
 
 	if (d->kvm_vfio_fd < 0)
 		return;
-	ret = sys__kvm_set_device_attr(d->kvm_vfio_fd, &attr);
+	ret = kvm_file_attr(d->kvm_vfio_fd, d, KVM_DEV_VFIO_FILE_DEL);
 	if (ret < 0)
 		pr_warn("vfio %s: KVM_SET_DEVICE_ATTR (KVM_DEV_VFIO_FILE_DEL): %s", d->bdf, strerror(-ret));
 	d->kvm_vfio_fd = -1;
@@ -348,12 +342,6 @@ int vfio__reset(struct vfio_device *d)
 
 int vfio__kvm_add(int *kvm_vfio_fd, int vm_fd, struct vfio_device *d)
 {
-	int32_t fd = d->fd;
-	struct kvm_device_attr attr = {
-		.group = KVM_DEV_VFIO_FILE,
-		.attr = KVM_DEV_VFIO_FILE_ADD,
-		.addr = (uintptr_t)&fd,
-	};
 	int ret;
 
 	if (*kvm_vfio_fd < 0) {
@@ -364,7 +352,7 @@ int vfio__kvm_add(int *kvm_vfio_fd, int vm_fd, struct vfio_device *d)
 			return ret;
 		*kvm_vfio_fd = cd.fd;
 	}
-	ret = sys__kvm_set_device_attr(*kvm_vfio_fd, &attr);
+	ret = kvm_file_attr(*kvm_vfio_fd, d, KVM_DEV_VFIO_FILE_ADD);
 	if (!ret)
 		d->kvm_vfio_fd = *kvm_vfio_fd;
 	return ret;

@@ -49,19 +49,18 @@ struct vfio_device {
  */
 int vfio__parse_bdf(const char *s, char out[VFIO_BDF_LEN]);
 
-/* The cdev's name ("vfio3") from sysfs; -ENODEV with the reason in @err (no device, not on vfio-pci). */
-int vfio__find_cdev(const char *bdf, const struct vfio_paths *paths, char *name, size_t n, char *err,
-		    size_t errlen);
-
 /*
- * Open the cdev of @bdf, add it to the KVM-VFIO device of VM @vm_fd (created in *@kvm_vfio_fd on first
- * use; skipped when @vm_fd < 0; a failure there is only a warning), bind it to @iommufd and read its
- * regions and interrupts. On failure writes
- * one line saying why into @err (no such device, not bound to vfio-pci, no permission, the ioctl that
- * failed) and returns -errno; nothing stays open.
+ * Open the cdev of @bdf. On failure writes one line saying why into @err (no such device, not bound to
+ * vfio-pci, no permission) and returns -errno.
  */
-int vfio__open(struct vfio_device *d, const char *bdf, int iommufd, const struct vfio_paths *paths, int vm_fd,
-	       int *kvm_vfio_fd, char *err, size_t errlen);
+int vfio__open(struct vfio_device *d, const char *bdf, const struct vfio_paths *paths, char *err, size_t errlen);
+/*
+ * Add the opened device to the KVM-VFIO device of VM @vm_fd (created in *@kvm_vfio_fd on first use;
+ * skipped when @vm_fd < 0; a failure there is only a warning), bind it to @iommufd and read its regions
+ * and interrupts; -errno and @err on failure.
+ */
+int vfio__bind(struct vfio_device *d, int iommufd, int vm_fd, int *kvm_vfio_fd, char *err, size_t errlen);
+/* Leave KVM-VFIO and close (which unbinds from the iommufd). */
 void vfio__close(struct vfio_device *d);
 
 /* Attach to an IOAS or HWPT (a replace when already attached), or detach (DMA blocked). */

@@ -112,11 +112,9 @@ int vfio_bar__add_all(struct vfio_pci *vp, char *err, size_t n)
 		vp->bar[i] = (struct vfio_bar){ .vp = vp, .index = i, .slot = { -1, -1, -1, -1 } };
 		ret = pci__add_bar(&vp->pci, i, type, size, !!(reg & PCI_BASE_ADDRESS_MEM_PREFETCH), bar_io,
 				   &vp->bar[i]);
-		if (ret) {
-			snprintf(err, n, "vfio %s: BAR %u (%s, %llu bytes) cannot be mirrored: %s", vp->dev.bdf, i,
-				 type == PCI_BAR_IO ? "I/O" : "memory", (unsigned long long)size, strerror(-ret));
-			return ret;
-		}
+		if (ret)
+			return errmsg(err, n, ret, "vfio %s: BAR %u (%s, %llu bytes) cannot be mirrored: %s", vp->dev.bdf,
+				      i, type == PCI_BAR_IO ? "I/O" : "memory", (unsigned long long)size, strerror(-ret));
 		for (unsigned a = 0; type != PCI_BAR_IO && a < vp->dev.region[i].nr_mmap; a++) {
 			void *p = vfio__region_mmap(&vp->dev, i, a);
 

@@ -8,7 +8,6 @@
  * the host kernel keeps the real BAR addresses, and interrupts are configured through VFIO_DEVICE_SET_IRQS.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +22,6 @@
 #include "vmm/vm.h"
 
 #define HOST_CMD_BITS (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
-
-static int fail(char *err, size_t n, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return ret;
-}
 
 struct vfio_host *vfio_host__create(struct vm *vm, struct pci_host *pci, struct vtd *vtd,
 				    const struct vfio_paths *paths, const char *iommu_path)
@@ -128,9 +117,9 @@ static int build_config(struct vfio_pci *vp, char *err, size_t n)
 	int slot, ret;
 
 	if (vp->dev.region[VFIO_PCI_CONFIG_REGION_INDEX].size < PCI_CFG_SIZE_LEGACY)
-		return fail(err, n, -ENODEV, "vfio %s: config space region too small", vp->dev.bdf);
+		return errmsg(err, n, -ENODEV, "vfio %s: config space region too small", vp->dev.bdf);
 	if (hdr != PCI_HEADER_TYPE_NORMAL)
-		return fail(err, n, -ENOTSUP, "vfio %s: header type %u (a bridge?): only endpoints can be passed through",
+		return errmsg(err, n, -ENOTSUP, "vfio %s: header type %u (a bridge?): only endpoints can be passed through",
 			    vp->dev.bdf, hdr);
 	pci__init_dev(pci, "vfio-pci", vfio_pci__host_cfg(vp, PCI_VENDOR_ID, 2), vfio_pci__host_cfg(vp, PCI_DEVICE_ID, 2),
 		      vfio_pci__host_cfg(vp, PCI_CLASS_REVISION, 4) >> 8, vfio_pci__host_cfg(vp, PCI_REVISION_ID, 1));
@@ -146,7 +135,7 @@ static int build_config(struct vfio_pci *vp, char *err, size_t n)
 		pci__cfg_set(pci, PCI_INTERRUPT_PIN, 1, pin);
 	if (nmsix) {
 		if (slot < 0)
-			return fail(err, n, -ENOSPC, "vfio %s: every BAR slot is used: no room for the MSI-X table",
+			return errmsg(err, n, -ENOSPC, "vfio %s: every BAR slot is used: no room for the MSI-X table",
 				    vp->dev.bdf);
 		ret = pci__msix_init(pci, nmsix, slot);
 		if (!ret)
@@ -158,10 +147,10 @@ static int build_config(struct vfio_pci *vp, char *err, size_t n)
 	} else if (intx) {
 		ret = vfio_irq__init(vp, 0, intx);
 	} else {
-		return fail(err, n, -ENOTSUP, "vfio %s: has no interrupt (no MSI-X, MSI or INTx pin)", vp->dev.bdf);
+		return errmsg(err, n, -ENOTSUP, "vfio %s: has no interrupt (no MSI-X, MSI or INTx pin)", vp->dev.bdf);
 	}
 	if (ret)
-		return fail(err, n, ret, "vfio %s: cannot set up its interrupts: %s", vp->dev.bdf, strerror(-ret));
+		return errmsg(err, n, ret, "vfio %s: cannot set up its interrupts: %s", vp->dev.bdf, strerror(-ret));
 	return 0;
 }
 
@@ -174,29 +163,22 @@ static int open_iommufd(struct vfio_host *h, const char *bdf, char *err, size_t 
 		return 0;
 	ret = iommufd__open(&h->iommufd, h->iommu_path, &what);
 	if (ret == -ENOENT)
-		return fail(err, n, ret, "vfio %s: %s does not exist (needs a host kernel with CONFIG_IOMMUFD and an IOMMU)",
+		return errmsg(err, n, ret, "vfio %s: %s does not exist (needs a host kernel with CONFIG_IOMMUFD and an IOMMU)",
 			    bdf, h->iommu_path);
 	if (ret)
-		return fail(err, n, ret, "vfio %s: %s: %s: %s", bdf, h->iommu_path, what, strerror(-ret));
+		return errmsg(err, n, ret, "vfio %s: %s: %s: %s", bdf, h->iommu_path, what, strerror(-ret));
 	return 0;
 }
 
 int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out, char *err, size_t n)
 {
 	struct vfio_pci *vp;
-	char cdev[64];
 	int ret;
 
 	*out = NULL;
-	/* The device first: a wrong BDF is the likelier mistake, and says more than a missing /dev/iommu. */
-	ret = vfio__find_cdev(bdf, &h->paths, cdev, sizeof(cdev), err, n);
-	if (!ret)
-		ret = open_iommufd(h, bdf, err, n);
-	if (ret)
-		return ret;
 	vp = calloc(1, sizeof(*vp));
 	if (!vp)
-		return fail(err, n, -ENOMEM, "vfio %s: out of memory", bdf);
+		return errmsg(err, n, -ENOMEM, "vfio %s: out of memory", bdf);
 	vp->host = h;
 	vp->irq_index = VFIO_PCI_NUM_IRQS;
 	vp->irq_refused = VFIO_IRQ_NONE_REFUSED;
@@ -204,9 +186,15 @@ int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out
 	vp->intx_efd = vp->intx_unmask_efd = -1;
 	pthread_mutex_init(&vp->irq_lock, NULL);
 	pthread_mutex_init(&vp->bar_lock, NULL);
-	ret = vfio__open(&vp->dev, bdf, h->iommufd.fd, &h->paths, h->vm ? h->vm->vm_fd : -1, &h->kvm_vfio_fd, err, n);
+	/* The device first: a wrong BDF is the likelier mistake, and says more than a missing /dev/iommu. */
+	ret = vfio__open(&vp->dev, bdf, &h->paths, err, n);
 	if (ret)
 		goto fail_free;
+	ret = open_iommufd(h, bdf, err, n);
+	if (!ret)
+		ret = vfio__bind(&vp->dev, h->iommufd.fd, h->vm ? h->vm->vm_fd : -1, &h->kvm_vfio_fd, err, n);
+	if (ret)
+		goto fail_close;
 	ret = vfio__reset(&vp->dev);
 	if (ret)
 		pr_warn("vfio %s: VFIO_DEVICE_RESET: %s", bdf, strerror(-ret));
@@ -218,7 +206,7 @@ int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out
 		goto fail_close;
 	ret = pci_host__add(h->pci, &vp->pci, -1);
 	if (ret) {
-		fail(err, n, ret, "vfio %s: no room on the PCI bus: %s", bdf, strerror(-ret));
+		errmsg(err, n, ret, "vfio %s: no room on the PCI bus: %s", bdf, strerror(-ret));
 		goto fail_close;
 	}
 	*out = vp;
