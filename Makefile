@@ -1,9 +1,9 @@
 # minivmm — see README.md.  `make`, `make run`, `make check`, `make bench`.
 include config.mk
 
-# Every .c file under these directories is part of the VMM library (libminivmm.a); vmm/main.c adds main().
-LIB_DIRS  := vmm boot devices devices/virtio devices/vfio acpi iommu
-LIB_SRCS  := $(filter-out vmm/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+# Every .c file under these directories is part of the VMM library (libminivmm.a); machine/main.c adds main().
+LIB_DIRS  := vmm boot devices devices/virtio devices/vfio acpi iommu machine
+LIB_SRCS  := $(filter-out machine/main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 OBJ       := $(BUILD)/obj
 LIB_OBJS  := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 LIB       := $(BUILD)/libminivmm.a
@@ -60,7 +60,7 @@ $(OBJ)/embedded_guest.o: $(GDEF_ELF)
 	printf '.section .rodata\n.balign 16\n.global default_guest_elf\ndefault_guest_elf:\n.incbin "%s"\n.global default_guest_elf_end\ndefault_guest_elf_end:\n.section .note.GNU-stack,"",@progbits\n' $< > $(OBJ)/embedded_guest.S
 	$(CC) -c -o $@ $(OBJ)/embedded_guest.S
 
-$(BIN): $(OBJ)/vmm/main.o $(OBJ)/embedded_guest.o $(LIB)
+$(BIN): $(OBJ)/machine/main.o $(OBJ)/embedded_guest.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)

@@ -1,4 +1,4 @@
-/* What the user asked for on the command line (vmm/cli.c fills it). */
+/* What the user asked for on the command line (machine/cli.c fills it). */
 #ifndef MINIVMM_CONFIG_H
 #define MINIVMM_CONFIG_H
 

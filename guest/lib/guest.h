@@ -44,7 +44,7 @@
 
 #define PLATFORM_MAX_MEM	8
 
-/* What the device tree says about the machine (vmm/fdt.h has the schema). */
+/* What the device tree says about the machine (machine/fdt.h has the schema). */
 struct platform {
 	const void *dtb;
 	uint32_t dtb_size;

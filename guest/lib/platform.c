@@ -1,7 +1,7 @@
 /*
  * Finding the machine: the device tree minivmm passes as setup_data SETUP_DTB (Linux boot protocol,
  * Documentation/arch/x86/boot.rst "Details of Header Fields": setup_data) is the one source of
- * addresses and ports; its schema is in vmm/fdt.h.
+ * addresses and ports; its schema is in machine/fdt.h.
  */
 #include "guest.h"
 

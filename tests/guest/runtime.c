@@ -1,6 +1,6 @@
 // Tier 2: the runtime's own contract: main() runs at CPL3 with interrupts on (port I/O direct when IOPL
 // is 3, through the gate on PVM, which forces IOPL 0), the int $4 gate reaches CPL0 state (CR0/CR3/CR4/EFER), the zero page and device tree are what minivmm promises
-// (vmm/fdt.h), RAM matches --mem, and the PM timer runs.
+// (machine/fdt.h), RAM matches --mem, and the PM timer runs.
 // TEST-ARGS:
 // TEST-ARGS: --mem 512M --cmdline expect-mem-mib=512
 // TEST-ARGS: --mem 4G --cmdline expect-mem-mib=4096

@@ -138,7 +138,7 @@ vmm_supports() {
 
 # vmm_expected_pci CPUS MEM VIOMMU APPEND: the PCI functions the VMM says it built, one
 # "BDF vendor device class" line each (sysfs notation: 0000:00:00.0 0x8086 0x29c0 0x060000).
-# minivmm describes its machine in the device tree it writes with --dump-dtb (vmm/fdt.h); QEMU's q35
+# minivmm describes its machine in the device tree it writes with --dump-dtb (machine/fdt.h); QEMU's q35
 # with -nodefaults always has the same four functions (hw/pci-host/q35.c, hw/i386/pc_q35.c).
 # Returns non-zero, with the reason on stderr, when the VMM cannot say.
 vmm_expected_pci() {

@@ -1,9 +1,9 @@
-/* Tier 1: command-line parsing (vmm/cli.c): defaults, every option, and every documented error. */
+/* Tier 1: command-line parsing (machine/cli.c): defaults, every option, and every documented error. */
 #include <stdio.h>
 #include <string.h>
 
 #include "check_main.h"
-#include "vmm/cli.h"
+#include "machine/cli.h"
 
 static struct vmm_config cfg;
 static char err[256];

@@ -26,7 +26,7 @@
 #include "devices/pci-host.h"
 #include "devices/pci.h"
 #include "devices/vfio/vfio-pci.h"
-#include "vmm/cli.h"
+#include "machine/cli.h"
 #include "vmm/layout.h"
 #include "vmm/util.h"
 #include "vmm/vfio.h"

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vmm/cli.h"
+#include "machine/cli.h"
 #include "vmm/log.h"
-#include "vmm/machine.h"
+#include "machine/machine.h"
 
 int main(int argc, char **argv)
 {

@@ -1,4 +1,4 @@
-#include "vmm/machine.h"
+#include "machine/machine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "acpi/acpi.h"
-#include "vmm/fdt.h"
+#include "machine/fdt.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
 #include "vmm/stats.h"
-#include "vmm/machine_devices.h"
+#include "machine/devices.h"
 #include "vmm/term.h"
 #include "vmm/util.h"
 

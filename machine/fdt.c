@@ -1,5 +1,5 @@
 /* The device tree of the machine (schema in fdt.h), built with libfdt's sequential-write API. */
-#include "vmm/fdt.h"
+#include "machine/fdt.h"
 
 #include <errno.h>
 #include <libfdt.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 
 #include "vmm/layout.h"
-#include "vmm/machine.h"
-#include "vmm/machine_devices.h"
+#include "machine/machine.h"
+#include "machine/devices.h"
 #include "vmm/util.h"
 #include "devices/pci-host.h"
 

@@ -1,4 +1,4 @@
-#include "vmm/cli.h"
+#include "machine/cli.h"
 
 #include <ctype.h>
 #include <errno.h>

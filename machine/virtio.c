@@ -1,12 +1,12 @@
 /* The virtio devices of the machine (see machine_virtio.h), one kind after the other in PCI slot order. */
-#include "vmm/machine_virtio.h"
+#include "machine/virtio.h"
 
 #include "devices/virtio/blk.h"
 #include "devices/virtio/console.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "vmm/log.h"
-#include "vmm/machine.h"
+#include "machine/machine.h"
 
 /*
  * One machine per process: the devices live here rather than in struct machine, whose layout belongs

@@ -1,5 +1,5 @@
 /* The devices of the minivmm machine, registered explicitly in one place (kvmtool style). */
-#include "vmm/machine_devices.h"
+#include "machine/devices.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +17,8 @@
 #include "iommu/vtd.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
-#include "vmm/machine.h"
-#include "vmm/machine_virtio.h"
+#include "machine/machine.h"
+#include "machine/virtio.h"
 #include "vmm/util.h"
 
 /* --dma-engine: one machine per process, so the device lives here rather than in struct machine. */
