@@ -20,7 +20,8 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-s
 # Dependencies: Debian packages, and kernel UAPI headers with iommufd nesting (Linux 6.8+, checked by a
 # compile test in scripts/check-uapi.sh). When something is missing, scripts/install-deps.sh installs it
 # (as root) or prints the command to run; make stops if it is still missing.
-ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+# `make check` and `make run` leave it to their scripts, which install the lab's packages in the same step.
+ifeq ($(filter clean help check run,$(MAKECMDGOALS)),)
 DEPS_OK := $(shell bash scripts/install-deps.sh --check >/dev/null 2>&1 && echo yes)
 ifneq ($(DEPS_OK),yes)
   $(info config.mk: some build dependencies are missing; running scripts/install-deps.sh)

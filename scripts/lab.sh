@@ -11,6 +11,9 @@
 #   scripts/lab.sh selftest   the checks' judgement on canned L2 consoles (no KVM, no lab; ~1 min)
 #   scripts/lab.sh bench      minivmm against QEMU 10 as the L2 VMM in the lab: boot to userspace and
 #                             virtio-blk reads through the vIOMMU (tests/lab/bench.sh; bench/run-lab.sh)
+#   scripts/lab.sh jobs NAME...  only these jobs in L1 (tests/lab/jobs.sh: guest, guest-asan, errors,
+#                             errors-asan, run, bench-guest): tier 2 for a host without /dev/kvm
+#   scripts/lab.sh run [ARGS] ./minivmm ARGS in L1, its output and exit status (make run without KVM)
 #   scripts/lab.sh available  exit 0 if this host has what the lab needs, else say what is missing
 #
 # The lab: this host runs QEMU 10 in software emulation (TCG) with an AMD CPU model (SVM + NPT), an
@@ -34,6 +37,8 @@
 #   LAB_BENCH_RUNS=3 LAB_BENCH_MIB=256   for `bench`: boots per VMM, MiB read per boot
 #   LAB_MODE=auto|host|lab for `check`
 #   LAB_MINIVMM=PATH       use this minivmm binary instead of building ./minivmm
+#   LAB_JOBS="NAME ..."    for `check` and `lab`: also these jobs, in the same L1 before the checks;
+#                          each job's output goes to LAB_JOBS_OUT/NAME.log (default build/lab/jobs)
 #
 # `check` and `lab` end with the line "N passed, N failed[, N skipped]" and exit 1 if a check failed.
 set -uo pipefail
@@ -44,11 +49,12 @@ LAB_VMM=${LAB_VMM:-minivmm}
 LAB_L2_TIMEOUT=${LAB_L2_TIMEOUT:-90}
 LAB_L2_TRIES=${LAB_L2_TRIES:-3}
 
+exec 9>&2
 lab_say() { echo "lab: $*"; }
 # lab_die MESSAGE: stop. While checks are due (LAB_CHECKING), each of them fails with the reason.
 lab_die() {
 	local n c=0
-	echo "lab: error: $*" >&2
+	echo "lab: error: $*" >&9	# the terminal's stderr, even inside a quiet build (fd 9: see below)
 	for n in ${LAB_CHECKING:-}; do
 		echo "FAIL: tier3/$n (the lab could not be built or run: $*)"
 		c=$((c + 1))
@@ -61,6 +67,7 @@ lab_die() {
 . scripts/lab/modules.sh
 . scripts/lab/initramfs.sh
 . scripts/lab/l1.sh
+. scripts/lab/jobs.sh
 
 # lab_step NAME COMMAND...: run a build step and say how long it took.
 lab_step() {
@@ -70,15 +77,8 @@ lab_step() {
 	lab_say "step $name: $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 }
 
-# What /dev/kvm is here: vmx, svm, pvm, none or unknown.
-host_kvm() {
-	[ -c /dev/kvm ] || { echo none; return; }
-	if [ -d /sys/module/kvm_pvm ]; then echo pvm
-	elif [ -d /sys/module/kvm_intel ]; then echo vmx
-	elif [ -d /sys/module/kvm_amd ]; then echo svm
-	else echo unknown
-	fi
-}
+# What /dev/kvm is here: vmx, svm, pvm, unknown, noaccess or none.
+host_kvm() { bash scripts/host-kvm.sh; }
 
 # The checks to run: names of tests/lab/checks/NN-NAME.sh, filtered by LAB_TESTS.
 lab_tests() {
@@ -139,9 +139,12 @@ lab_build() {
 	lab_step deps lab_deps
 	lab_step kernel lab_kernel
 	lab_say "kernel $LAB_REL: $LAB_VMLINUZ_HOST"
-	lab_step headers lab_headers
-	lab_step source lab_source
-	lab_step modules lab_modules
+	# LAB_LIGHT=1 (make run): no iommufd/vfio module build, nothing in L1 needs them.
+	if [ "${LAB_LIGHT:-0}" != 1 ]; then
+		lab_step headers lab_headers
+		lab_step source lab_source
+		lab_step modules lab_modules
+	fi
 	lab_step module-index lab_kmods
 	lab_step initramfs-l2 lab_initramfs_l2
 	lab_step initramfs-l1 lab_initramfs_l1 "$1"
@@ -198,11 +201,15 @@ lab_check_lab() {
 	elif [ -x "$LAB_ROOT/minivmm" ]; then
 		bin=$LAB_ROOT/minivmm	# on L1's PATH for the developer, even when QEMU is under test
 	fi
+	if [ -n "${LAB_JOBS:-}" ] && ! lab_jobs_build; then
+		lab_all_fail "the jobs' programs do not build" "${tests[@]}"
+	fi
 	lab_build "$bin"
 	log=$LAB_BUILD/logs/l1-check-$LAB_VMM.log
 	rm -f "$log".retry* "$log.all"
-	lab_l1_check "$log" "${tests[@]}"
+	LAB_L1_JOBS=${LAB_JOBS:-} lab_l1_check "$log" "${tests[@]}"
 	lab_l1_retry "$log" "${tests[@]}"
+	[ -n "${LAB_JOBS:-}" ] && lab_jobs_split "$log" "$LAB_JOBS_OUT"
 	lab_summary "$log" "${tests[@]}"
 }
 
@@ -210,7 +217,7 @@ lab_check_lab() {
 # under heavy L2 I/O, see tests/lab/README.md), run the checks it left without a result in a new L1,
 # up to LAB_L1_TRIES runs in all. Says so, with L1's last words. Sets LAB_L1_RETRIES.
 lab_l1_retry() {
-	local log=$1 run=1 cur=$1 left n words
+	local log=$1 run=1 cur=$1 left n words jobs_left
 	shift
 	LAB_L1_RETRIES=0
 	while [ $run -lt "${LAB_L1_TRIES:-3}" ] && ! grep -q '^LAB-L1-DONE' "$cur"; do
@@ -218,13 +225,14 @@ lab_l1_retry() {
 		for n in "$@"; do
 			grep -qE "^(PASS|FAIL|SKIP): tier3/$n\b" "$log" "$log".retry* 2>/dev/null || left+=("$n")
 		done
-		[ ${#left[@]} = 0 ] && return 0
+		jobs_left=$(lab_jobs_left "$log" "$log".retry* | tr '\n' ' ')
+		[ ${#left[@]} = 0 ] && [ -z "${jobs_left// /}" ] && return 0
 		words=$(grep -a -E 'Kernel panic|BUG:|Oops' "$cur" | head -n 1 | tr -d '\r' | cut -c1-120)
 		lab_say "RETRY L1 (run $run of ${LAB_L1_TRIES:-3}: ${LAB_L1_FAILED:-L1 died};" \
-			"L1's last words: ${words:-no panic message}); running again: ${left[*]}"
+			"L1's last words: ${words:-no panic message}); running again: ${jobs_left}${left[*]}"
 		LAB_L1_RETRIES=$((LAB_L1_RETRIES + 1))
 		cur=$log.retry$run
-		lab_l1_check "$cur" "${left[@]}"
+		LAB_L1_JOBS=$jobs_left lab_l1_check "$cur" "${left[@]}"
 		run=$((run + 1))
 	done
 }
@@ -268,7 +276,39 @@ lab_bench() {
 	lab_say "bench log: $log"
 }
 
+# lab_run_jobs: the jobs of LAB_JOBS alone in L1 (retried like the checks when L1 dies). With
+# LAB_QUIET_BUILD=1 the build steps' lines go to $LAB_BUILD/logs/jobs-build.log instead of stdout.
+lab_run_jobs() {
+	local log=$LAB_BUILD/logs/l1-jobs.log j rc=0 blog=$LAB_BUILD/logs/jobs-build.log
+	mkdir -p "$LAB_BUILD/logs"
+	if [ "${LAB_QUIET_BUILD:-0}" = 1 ]; then
+		{ lab_jobs_build && lab_build "$LAB_ROOT/minivmm"; } >"$blog" 2>&1 ||
+			{ tail -n 20 "$blog"; lab_say "the lab could not be built (log: $blog)"; return 1; }
+	else
+		lab_jobs_build || return 1
+		lab_build "$LAB_ROOT/minivmm"
+	fi
+	rm -f "$log".retry*
+	LAB_L1_JOBS=$LAB_JOBS lab_l1_check "$log"
+	lab_l1_retry "$log"
+	lab_jobs_split "$log" "$LAB_JOBS_OUT"
+	for j in $LAB_JOBS; do
+		[ "${LAB_L1_SHOW:-all}" = all ] || continue
+		lab_say "job $j: $(tail -n 1 "$LAB_JOBS_OUT/$j.log")"
+	done
+	for j in $LAB_JOBS; do
+		rc=$(lab_job_status "$LAB_JOBS_OUT" "$j")
+		[ "$rc" = 0 ] || break
+	done
+	if [ "$rc" = 125 ]; then
+		lab_say "the lab's L1 did not finish: ${LAB_L1_FAILED:-see $log} (log: $log)" >&2
+	fi
+	return "$rc"
+}
+
 cmd=${1:-check}
+LAB_JOBS_OUT=${LAB_JOBS_OUT:-$LAB_BUILD/jobs}
+LAB_RUN_ARGS=()
 mkdir -p "$LAB_BUILD"
 case $cmd in
 check)
@@ -282,8 +322,16 @@ check)
 		[ "$mode" = lab ] && lab_say "this host's /dev/kvm is '$kind', which cannot boot a stock kernel in useful time"
 	fi
 	t0=$SECONDS
-	if [ "$mode" = host ]; then lab_check_host "$kind"; else lab_check_lab; fi
+	if [ "$mode" = host ]; then
+		jrc=0
+		[ -z "${LAB_JOBS:-}" ] || { lab_run_jobs; jrc=$?; }
+		lab_check_host "$kind"
+	else
+		jrc=0
+		lab_check_lab
+	fi
 	rc=$?
+	[ $jrc = 0 ] || rc=1
 	lab_say "tier 3 took $((SECONDS - t0)) s ($mode)"
 	exit $rc ;;
 lab)
@@ -306,6 +354,21 @@ bench)
 	rc=$?
 	lab_say "bench took $((SECONDS - t0)) s"
 	exit $rc ;;
+jobs)
+	# jobs NAME...: only these jobs (tests/lab/jobs.sh) in one L1; their output, prefix removed, on
+	# stdout and in $LAB_JOBS_OUT/NAME.log. Exit status: 0 if every job exited 0.
+	shift
+	[ $# -gt 0 ] || { echo "usage: $0 jobs NAME..." >&2; exit 2; }
+	LAB_JOBS="$*"
+	lab_run_jobs
+	exit $? ;;
+run)
+	# run [MINIVMM-ARGS...]: `make run` on a host without a usable /dev/kvm (scripts/run.sh): ./minivmm
+	# with these arguments in L1, its output here, its exit status ours.
+	shift
+	LAB_RUN_ARGS=("$@")
+	LAB_JOBS=run LAB_LIGHT=1 LAB_L1_SHOW=job:run LAB_QUIET_BUILD=1 lab_run_jobs
+	exit $? ;;
 available)
 	missing=$(lab_missing)
 	[ -z "$missing" ] && exit 0

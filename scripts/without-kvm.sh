@@ -19,7 +19,7 @@ exec unshare -m --propagation private bash -c '
 		cp -a "$f" "$d/" 2>/dev/null || true
 	done
 	mkdir -p "$d/pts" "$d/shm"
-	mount --bind "$d" /dev
+	mount -o bind "$d" /dev
 	mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 	ln -sf pts/ptmx /dev/ptmx
 	mount -t tmpfs -o mode=1777 shm /dev/shm

@@ -8,7 +8,8 @@
 #                     virtio_pci and virtio_console are), the stock VFIO (vfio-pci, vfio_iommu_type1), nvme
 #   $LAB_DIR/l1.cpio  busybox-static, tests/lab/l1-init.sh as /init, kvm_amd, nvme, tun, the lab's
 #                     iommufd/vfio modules, QEMU 10 (+ libraries and firmware), minivmm (+ libraries),
-#                     fdtget, the tier-3 driver and checks under /lab/tests, /lab/vmlinuz, /lab/l2.cpio
+#                     fdtget, the tier-3 driver and checks under /lab/tests, /lab/vmlinuz, /lab/l2.cpio,
+#                     and with LAB_JOBS bash and the host's tree for the jobs (scripts/lab/jobs.sh)
 # Both are rebuilt on every run (about a second): they hold the minivmm and tests of the work tree.
 
 # lab_add_modules ROOT MODULE...: the modules and what they depend on, decompressed (busybox's
@@ -96,9 +97,11 @@ lab_initramfs_l1() {
 	lab_base_root "$r"
 	lab_add_modules "$r" kvm_amd nvme irqbypass tun
 	mkdir -p "$r/lib/modules/$LAB_REL/updates"
-	for m in $LAB_MODULES; do
-		cp "$LAB_DIR/modules/$m.ko" "$r/lib/modules/$LAB_REL/updates/"
-	done
+	if [ "${LAB_LIGHT:-0}" != 1 ]; then
+		for m in $LAB_MODULES; do
+			cp "$LAB_DIR/modules/$m.ko" "$r/lib/modules/$LAB_REL/updates/"
+		done
+	fi
 	lab_depmod "$r"
 	# QEMU as L1's reference VMM, with the firmware a -kernel boot of q35 reads.
 	lab_add_program "$r" "$(command -v qemu-system-x86_64)" /usr/bin/qemu-system-x86_64
@@ -113,6 +116,7 @@ lab_initramfs_l1() {
 	fi
 	mkdir -p "$r/lab/tests"
 	cp -r "$LAB_ROOT/tests/lab/." "$r/lab/tests/"
+	[ -z "${LAB_JOBS:-}" ] || lab_add_src "$r"
 	cp "$LAB_VMLINUZ_HOST" "$r/lab/vmlinuz"
 	cp "$LAB_DIR/l2.cpio" "$r/lab/l2.cpio"
 	install -m 755 "$LAB_ROOT/tests/lab/l1-init.sh" "$r/init"

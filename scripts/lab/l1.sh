@@ -62,42 +62,56 @@ lab_budget() {
 	echo $total
 }
 
-# lab_l1_check LOG TESTS...: run the tier-3 driver in L1 (or, with LAB_L1_BENCH=1, tests/lab/bench.sh).
-# L1's console goes to LOG and to stdout. Watchdogs: L1 must reach its /init within
-# LAB_L1_BOOT_TIMEOUT, and the whole run must end within LAB_TIMEOUT (default: every L2 boot hanging
-# every time, plus L1's boot, plus a margin).
+# lab_l1_check LOG TESTS...: run the jobs of LAB_L1_JOBS (tests/lab/jobs.sh) and then the tier-3 driver
+# in L1 (or, with LAB_L1_BENCH=1, tests/lab/bench.sh). L1's console goes to LOG and to stdout (all of it
+# but the L2 console copies; with LAB_L1_SHOW=job:NAME only job NAME's own lines). Watchdogs: L1 must
+# reach its /init within LAB_L1_BOOT_TIMEOUT, and the whole run must end within LAB_TIMEOUT (default:
+# every L2 boot hanging every time, plus the jobs' budgets, plus L1's boot, plus a margin).
 lab_l1_check() {
-	local log=$1 qpid tpid t0 up=0 why="" limit runs=${LAB_BENCH_RUNS:-3} quiet size=0 last budget
+	local log=$1 qpid tpid t0 up=0 why="" limit runs=${LAB_BENCH_RUNS:-3} quiet size=0 last budget j
+	local jobs="" mode=check show=${LAB_L1_SHOW:-all}
 	shift
 	# L1 frozen (TCG's emulated SVM can take L1 down with an L2): its console stays silent although
 	# every L2 boot says when it starts and ends. Longer than any boot's watchdog plus its check's work.
 	lab_budget "$@" >/dev/null
 	quiet=${LAB_L1_SILENCE:-$((LAB_L2_TIMEOUT + LAB_L1_LONGEST + 150))}
+	budget=0
+	[ $# -gt 0 ] && budget=$(lab_budget "$@")
+	for j in ${LAB_L1_JOBS:-}; do
+		budget=$((budget + $(lab_job_budget "$j")))
+		jobs+=${jobs:+,}$j
+	done
+	[ $# = 0 ] && [ -n "$jobs" ] && mode=jobs
 	if [ "${LAB_L1_BENCH:-0}" = 1 ]; then
-		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + 2 * runs * LAB_L2_TRIES * (LAB_L2_TIMEOUT + 60) + 120))}
-		lab_l1_argv "lab.mode=bench lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.benchruns=$runs lab.benchmib=${LAB_BENCH_MIB:-256} $(lab_env_param)"
+		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + budget + 2 * runs * LAB_L2_TRIES * (LAB_L2_TIMEOUT + 60) + 120))}
+		lab_l1_argv "lab.mode=bench lab.jobs=$jobs lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.benchruns=$runs lab.benchmib=${LAB_BENCH_MIB:-256} $(lab_env_param)"
 	else
-		budget=$(lab_budget "$@")
 		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + budget + 120))}
-		lab_l1_argv "lab.mode=check lab.vmm=$LAB_VMM lab.tests=$(echo "$*" | tr ' ' ',') lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.l2quiet=${LAB_L2_QUIET:-0} $(lab_env_param)"
+		lab_l1_argv "lab.mode=$mode lab.jobs=$jobs lab.vmm=$LAB_VMM lab.tests=$(echo "$*" | tr ' ' ',') lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.l2quiet=${LAB_L2_QUIET:-0} $(lab_env_param)"
 	fi
 	LAB_L1_CMD+=(-serial stdio -monitor none)
-	lab_say "booting L1: ${LAB_L1_CMD[*]}"
-	lab_say "L1 console log: $log (watchdogs: L1 boot ${LAB_L1_BOOT_TIMEOUT} s, whole run $limit s," \
-		"L1 silent $quiet s)"
+	if [ "$show" = all ]; then
+		lab_say "booting L1: ${LAB_L1_CMD[*]}"
+		lab_say "L1 console log: $log (watchdogs: L1 boot ${LAB_L1_BOOT_TIMEOUT} s, whole run $limit s," \
+			"L1 silent $quiet s)"
+	fi
 	: >"$log"
 	t0=$SECONDS
 	last=$SECONDS
 	"${LAB_L1_CMD[@]}" </dev/null >>"$log" 2>&1 &
 	qpid=$!
 	# The terminal gets L1's console without the L2 console copies (L2-LOG lines: the log keeps them).
-	tail -n +1 -f --pid=$qpid "$log" 2>/dev/null | sed -u -e 's/\r$//' -e '/^L2-LOG /d' &
+	if [ "$show" = all ]; then
+		tail -n +1 -f --pid=$qpid "$log" 2>/dev/null | sed -u -e 's/\r$//' -e '/^L2-LOG /d' &
+	else
+		tail -n +1 -f --pid=$qpid "$log" 2>/dev/null | sed -u -n -e 's/\r$//' -e "s/^JOB ${show#job:}: //p" &
+	fi
 	tpid=$!
 	while kill -0 $qpid 2>/dev/null; do
 		sleep 1
 		if [ $up = 0 ] && grep -q '^LAB-L1-UP' "$log"; then
 			up=1
-			lab_say "L1 up after $((SECONDS - t0)) s"
+			[ "$show" = all ] && lab_say "L1 up after $((SECONDS - t0)) s"
 		fi
 		if [ "$(stat -c %s "$log")" != "$size" ]; then
 			size=$(stat -c %s "$log")
@@ -122,11 +136,12 @@ lab_l1_check() {
 	LAB_L1_SECS=$((SECONDS - t0))
 	if [ -n "$why" ]; then
 		LAB_L1_FAILED=$why
-		lab_say "$why: stopped QEMU"
+		lab_say "$why: stopped QEMU (L1 console log: $log)"
 	elif ! grep -q '^LAB-L1-DONE' "$log"; then
 		LAB_L1_FAILED="L1 stopped before its driver finished (see $log)"
 	else
 		LAB_L1_FAILED=""
 	fi
-	lab_say "L1 run: $LAB_L1_SECS s"
+	[ "$show" = all ] && lab_say "L1 run: $LAB_L1_SECS s"
+	return 0
 }

@@ -19,13 +19,16 @@
 #   // TEST-DISK-CHECK: SECTOR WORD HEX           after the run, that word of the image must be HEX
 #
 # Usage: tests/guest/run.sh [NAME...]   (from anywhere; NAME selects programs, "default" the default
-# guest). MINIVMM overrides ./minivmm; KVM_DEV (default /dev/kvm) is the device whose absence means skip. The ELFs are built with `make guests` first unless NO_BUILD=1.
+# guest). MINIVMM overrides ./minivmm; KVM_DEV (default /dev/kvm) is the device whose absence means skip.
+# The ELFs are built with `make guests` first unless NO_BUILD=1 (inside the lab's L1: tests/lab/jobs.sh).
 # Prints one PASS/FAIL/SKIP line per run and a last line "N passed, N failed[, N skipped]"; exits 0 only
-# when no run failed. Without a usable /dev/kvm every run is reported skipped, never passed.
+# when no run failed. Without a usable /dev/kvm every run is reported skipped, never passed (make check
+# then runs this script in the lab's L1).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
 MINIVMM=${MINIVMM:-./minivmm}
+PATTERN_DISK=${PATTERN_DISK:-build/tools/pattern-disk}
 TESTDIR=tests/guest
 ELFDIR=build/guest/tests
 TAIL_LINES=15
@@ -56,17 +59,17 @@ header() {
 	sed -n "s|^// $2:[[:space:]]\{0,1\}||p" "$1"
 }
 
+# Milliseconds, from bash's own clock (busybox date, in the lab's L1, has no %N).
 now_ms() {
-	echo $(($(date +%s%N) / 1000000))
+	local t=${EPOCHREALTIME/[.,]/}
+	echo $((10#$t / 1000))
 }
 
-# make_disk SIZE FILE: the TEST-DISK image (SIZE in MiB with an M suffix).
+# make_disk SIZE FILE: the TEST-DISK image (SIZE in MiB with an M suffix), by tests/tools/pattern-disk.c
+# (built with the guests; no perl: this script also runs inside the lab's L1).
 make_disk() {
-	local mib=${1%M}
-
 	[[ "$1" =~ ^[0-9]+M$ ]] || return 1
-	perl -e 'my $n = shift; for my $s (0 .. $n * 2048 - 1) { print pack("Q<*", map { $s * 256 + $_ } 0 .. 63) }' \
-		"$mib" >"$2"
+	"$PATTERN_DISK" "${1%M}" "$2"
 }
 
 # check_disk FILE: every TEST-DISK-CHECK line of $src holds in FILE; prints the first that does not.

@@ -3,9 +3,11 @@
 # SVM + NPT, emulated VT-d, an emulated NVMe). It loads kvm_amd, which gives a real /dev/kvm, and the
 # lab's own iommufd/vfio modules, then either runs the tier-3 checks and powers off (lab.mode=check)
 # or runs the lab benchmark (lab.mode=bench, tests/lab/bench.sh) and powers off, or gives the developer a
-# shell (lab.mode=shell).
+# shell (lab.mode=shell), or runs only jobs (lab.mode=jobs). Jobs (lab.jobs=NAME,NAME: tests/lab/jobs.sh,
+# e.g. tier 2 for a host without /dev/kvm) run first in every mode but shell, in the same L1.
 #
-# Kernel parameters (from scripts/lab.sh): lab.mode=check|bench|shell lab.vmm=minivmm|qemu
+# Kernel parameters (from scripts/lab.sh): lab.mode=check|bench|jobs|shell lab.vmm=minivmm|qemu
+# lab.jobs=NAME,NAME
 # lab.tests=NAME,NAME lab.l2timeout=SECONDS lab.tries=N lab.l2quiet=0|1 lab.benchruns=N lab.benchmib=MIB
 # lab.env=NAME=VALUE,... (the checks' LAB_BLK_*/LAB_NET_* knobs)
 /bin/busybox --install -s /bin
@@ -16,6 +18,8 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+# devtmpfs has no /dev/fd: bash's process substitution (the tier-2 scripts) needs it.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^lab\.$1=//p" | tail -n 1; }
 MODE=$(arg mode)
@@ -51,7 +55,16 @@ else
 	echo "lab: L1 setup: iommufd/vfio-pci did not load: $(tr '\n' ' ' </tmp/mod.err)"
 fi
 
+JOBS=$(arg jobs | tr ',' ' ')
+if [ -n "$JOBS" ] && [ "$MODE" != shell ]; then
+	sh /lab/tests/jobs.sh $JOBS
+	rc=$?
+	[ "$MODE" = jobs ] && echo "LAB-L1-DONE status=$rc uptime $(cut -d' ' -f1 /proc/uptime) s"
+fi
+
 case $MODE in
+jobs)
+	poweroff -f ;;
 check)
 	LAB_DUMP_CONSOLES=1 sh /lab/tests/run-checks.sh $TESTS
 	echo "LAB-L1-DONE status=$? uptime $(cut -d' ' -f1 /proc/uptime) s"
