@@ -98,11 +98,12 @@ static int machine__load(struct machine *m, const struct image *kernel, const st
 		.image_name = cfg->kernel ? cfg->kernel : "default guest",
 		.initrd = initrd->data, .initrd_len = initrd->len,
 		.cmdline = cfg->cmdline,
-		.dtb = m->dtb, .dtb_len = m->dtb_len,
-		.rsdp_addr = m->rsdp,
 	};
 	char err[256] = "";
 	int ret = boot__load(&m->vm.mem, &in, &m->entry, err, sizeof(err));
+
+	if (!ret)
+		ret = boot__set_tables(&m->vm.mem, &m->entry, m->dtb, m->dtb_len, m->rsdp, err, sizeof(err));
 
 	if (ret) {
 		pr_err("%s", err[0] ? err : strerror(-ret));
