@@ -152,7 +152,7 @@ int machine__init(struct machine *m, const struct vmm_config *cfg)
 		if (ret)
 			goto out;
 	}
-	if (vm__init(&m->vm, cfg->kvm_dev, cfg->mem_size)) {
+	if (vm__init(&m->vm, cfg->mem_size) || vm__attach_kvm(&m->vm, cfg->kvm_dev)) {
 		ret = VMM_EXIT_ERROR;
 		goto out;
 	}
