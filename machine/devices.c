@@ -83,11 +83,14 @@ static int machine__vfio_init(struct machine *m)
 
 	if (!m->cfg->nvfio)
 		return 0;
-	m->vfio_host = vfio_host__create(&m->vm, m->pci, m->vtd, &vfio__host_paths, "/dev/iommu");
+	m->vfio_host = vfio_host__create(&m->vm, m->pci, m->vtd, "/dev/iommu");
 	if (!m->vfio_host)
 		return VMM_EXIT_ERROR;
 	for (int i = 0; i < m->cfg->nvfio; i++) {
-		if (vfio_pci__create(m->vfio_host, m->cfg->vfio[i], &m->vfio[i], err, sizeof(err))) {
+		struct vfio_device d;
+
+		if (vfio__open(&d, m->cfg->vfio[i], &vfio__host_paths, err, sizeof(err)) ||
+		    vfio_pci__create(m->vfio_host, &d, &m->vfio[i], err, sizeof(err))) {
 			pr_err("%s", err);
 			return VMM_EXIT_ERROR;
 		}
