@@ -1,6 +1,7 @@
 /*
  * boot__load: recognise the image, let its loader put it in guest RAM, then build what both kinds share:
- * command line, initrd, e820 map, ACPI RSDP pointer, GDT and identity page tables.
+ * command line, initrd, e820 map, GDT and identity page tables. boot__set_tables adds the ACPI RSDP
+ * pointer and the device tree once the machine has them.
  */
 #include "boot/boot.h"
 
@@ -68,14 +69,6 @@ int boot__load(struct guest_mem *mem, const struct boot_input *in, struct boot_e
 	ret = boot__place_initrd(&c, &img, &initrd_addr);
 	if (ret)
 		return ret;
-	/* A bzImage gets its hardware description from ACPI; only guest programs take the DTB. */
-	if (kind == BOOT_IMAGE_ELF) {
-		ret = boot__setup_dtb(&c);
-		if (ret)
-			return ret;
-	}
-	/* Boot protocol 2.14 moved this into boot_params; older kernels ignore it and scan for the RSDP. */
-	c.zp->acpi_rsdp_addr = in->rsdp_addr;
 	c.zp->e820_entries = boot__e820(mem, c.zp->e820_table, E820_MAX_ENTRIES_ZEROPAGE);
 	if (boot__setup_gdt(mem) || boot__setup_pgtable(mem))
 		return boot__fail(&c, -EFAULT, "%s: the boot GDT or page tables are not in RAM", c.name);
@@ -90,4 +83,20 @@ int boot__load(struct guest_mem *mem, const struct boot_input *in, struct boot_e
 	out->kernel_end = img.kernel_end;
 	out->initrd_addr = initrd_addr;
 	return 0;
+}
+
+int boot__set_tables(struct guest_mem *mem, const struct boot_entry *e, const void *dtb, size_t dtb_len,
+		     uint64_t rsdp_addr, char *err, size_t errlen)
+{
+	struct boot_ctx c = { .mem = mem, .err = err, .errlen = errlen };
+
+	if (err && errlen)
+		err[0] = '\0';
+	c.zp = mem && e ? guest_mem__hva(mem, LAYOUT_ZERO_PAGE, sizeof(struct boot_params)) : NULL;
+	if (!c.zp)
+		return boot__fail(&c, -EINVAL, "boot: missing guest memory or boot entry");
+	/* Boot protocol 2.14 moved this into boot_params; older kernels ignore it and scan for the RSDP. */
+	c.zp->acpi_rsdp_addr = rsdp_addr;
+	/* A bzImage gets its hardware description from ACPI; only guest programs take the DTB. */
+	return e->kind == BOOT_IMAGE_ELF ? boot__setup_dtb(&c, dtb, dtb_len) : 0;
 }

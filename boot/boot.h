@@ -29,9 +29,6 @@ struct boot_input {
 	const uint8_t *initrd;	/* may be NULL */
 	size_t initrd_len;
 	const char *cmdline;	/* may be NULL */
-	const void *dtb;	/* guest programs only: passed as SETUP_DTB; may be NULL */
-	size_t dtb_len;
-	uint64_t rsdp_addr;	/* boot_params.acpi_rsdp_addr */
 };
 
 /* Initial vCPU state for the BSP. */
@@ -55,6 +52,15 @@ struct boot_entry {
  */
 int boot__load(struct guest_mem *mem, const struct boot_input *in, struct boot_entry *out, char *err,
 	       size_t errlen);
+/*
+ * After boot__load: hand the firmware tables to the guest, the RSDP address in the zero page and, for
+ * a guest program (@e->kind BOOT_IMAGE_ELF), the device tree as setup_data SETUP_DTB (@dtb may be
+ * NULL with @dtb_len 0). A step of its own because the tables describe devices that exist only once
+ * the VM does, while the image is checked and loaded before /dev/kvm is opened. -errno and @err
+ * ("the device tree is 70000 bytes, setup_data holds at most 65520") on failure.
+ */
+int boot__set_tables(struct guest_mem *mem, const struct boot_entry *e, const void *dtb, size_t dtb_len,
+		     uint64_t rsdp_addr, char *err, size_t errlen);
 
 /*
  * The pieces boot__load uses, for callers that need them alone (AP start-up reuses the page tables and

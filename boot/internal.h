@@ -39,7 +39,7 @@ int elf__load(struct boot_ctx *c, struct boot_image *img);
 /* Zero page pieces (zeropage.c). */
 int boot__set_cmdline(struct boot_ctx *c, const struct boot_image *img);
 int boot__place_initrd(struct boot_ctx *c, const struct boot_image *img, uint64_t *addr);
-int boot__setup_dtb(struct boot_ctx *c);
+int boot__setup_dtb(struct boot_ctx *c, const void *dtb, size_t dtb_len);
 
 /*
  * The e820 map of @mem into @tbl (at most @max entries, 5 suffice); returns the number of entries.

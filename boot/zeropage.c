@@ -68,25 +68,24 @@ int boot__place_initrd(struct boot_ctx *c, const struct boot_image *img, uint64_
 }
 
 /* One SETUP_DTB node at LAYOUT_SETUP_DATA; hdr.setup_data heads the (one-node) chain. */
-int boot__setup_dtb(struct boot_ctx *c)
+int boot__setup_dtb(struct boot_ctx *c, const void *dtb, size_t dtb_len)
 {
-	const struct boot_input *in = c->in;
 	struct setup_data *sd;
 
-	if (!in->dtb_len)
+	if (!dtb_len)
 		return 0;
-	if (!in->dtb)
+	if (!dtb)
 		return boot__fail(c, -EINVAL, "device tree: no data");
-	if (in->dtb_len > LAYOUT_SETUP_DATA_MAX - sizeof(*sd))
+	if (dtb_len > LAYOUT_SETUP_DATA_MAX - sizeof(*sd))
 		return boot__fail(c, -E2BIG, "the device tree is %zu bytes, setup_data holds at most %zu",
-				  in->dtb_len, (size_t)(LAYOUT_SETUP_DATA_MAX - sizeof(*sd)));
-	sd = guest_mem__hva(c->mem, LAYOUT_SETUP_DATA, sizeof(*sd) + in->dtb_len);
+				  dtb_len, (size_t)(LAYOUT_SETUP_DATA_MAX - sizeof(*sd)));
+	sd = guest_mem__hva(c->mem, LAYOUT_SETUP_DATA, sizeof(*sd) + dtb_len);
 	if (!sd)
 		return boot__fail(c, -EFAULT, "device tree: the setup_data area is not RAM");
 	sd->next = 0;
 	sd->type = SETUP_DTB;
-	sd->len = (uint32_t)in->dtb_len;
-	memcpy(sd->data, in->dtb, in->dtb_len);
+	sd->len = (uint32_t)dtb_len;
+	memcpy(sd->data, dtb, dtb_len);
 	c->zp->hdr.setup_data = LAYOUT_SETUP_DATA;
 	return 0;
 }

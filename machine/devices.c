@@ -2,9 +2,7 @@
 #include "machine/devices.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "acpi/acpi.h"
 #include "devices/acpi-pm.h"
@@ -32,25 +30,6 @@ static void post_code_io(void *opaque, uint64_t off, void *data, unsigned len, b
 		memset(data, 0xff, len);
 }
 
-static int machine__serial_fd(struct machine *m)
-{
-	const struct vmm_config *cfg = m->cfg;
-	int fd;
-
-	switch (cfg->serial) {
-	case SERIAL_STDIO:
-		return STDOUT_FILENO;
-	case SERIAL_FILE:
-		fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0)
-			pr_err("--serial file:%s: %s", cfg->serial_path, strerror(errno));
-		return fd < 0 ? -2 : fd;
-	case SERIAL_NONE:
-	default:
-		return -1;
-	}
-}
-
 static void machine__vtd_msi(void *opaque, uint64_t addr, uint32_t data)
 {
 	pr_debug("vtd: MSI %#llx data %#x", (unsigned long long)addr, data);
@@ -76,18 +55,18 @@ static int machine__viommu_init(struct machine *m)
 	return 0;
 }
 
-/* --vfio: host functions passed through, after the vIOMMU that they may have to join. */
+/* --vfio: host functions passed through (opened by machine__init), after the vIOMMU they may have to join. */
 static int machine__vfio_init(struct machine *m)
 {
 	char err[512];
 
 	if (!m->cfg->nvfio)
 		return 0;
-	m->vfio_host = vfio_host__create(&m->vm, m->pci, m->vtd, &vfio__host_paths, "/dev/iommu");
+	m->vfio_host = vfio_host__create(&m->vm, m->pci, m->vtd, "/dev/iommu");
 	if (!m->vfio_host)
 		return VMM_EXIT_ERROR;
 	for (int i = 0; i < m->cfg->nvfio; i++) {
-		if (vfio_pci__create(m->vfio_host, m->cfg->vfio[i], &m->vfio[i], err, sizeof(err))) {
+		if (vfio_pci__create(m->vfio_host, &m->vfio_dev[i], &m->vfio[i], err, sizeof(err))) {
 			pr_err("%s", err);
 			return VMM_EXIT_ERROR;
 		}
@@ -100,9 +79,6 @@ int machine_devices__init(struct machine *m)
 	struct vm *vm = &m->vm;
 	int ret;
 
-	m->serial_fd = machine__serial_fd(m);
-	if (m->serial_fd == -2)
-		return VMM_EXIT_USAGE;
 	m->serial = serial__init(vm, m->serial_fd);
 	m->reset = reset__init(vm);
 	m->pm = acpi_pm__init(vm);
@@ -142,6 +118,8 @@ void machine_devices__exit(struct machine *m)
 	}
 	vfio_host__destroy(m->vfio_host);
 	m->vfio_host = NULL;
+	for (int i = 0; i < VMM_MAX_VFIO; i++)
+		vfio__close(&m->vfio_dev[i]);	/* opened but never handed to a device */
 	if (m->pci)
 		pci_host__exit(m->pci);
 	if (m->vtd)
@@ -154,8 +132,6 @@ void machine_devices__exit(struct machine *m)
 		reset__exit(m->reset);
 	if (m->serial)
 		serial__exit(m->serial);
-	if (m->serial_fd > STDERR_FILENO)
-		close(m->serial_fd);
 }
 
 void machine_devices__acpi_config(const struct machine *m, struct acpi_config *cfg)

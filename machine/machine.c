@@ -11,6 +11,7 @@
 
 #include "acpi/acpi.h"
 #include "machine/fdt.h"
+#include "machine/files.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
 #include "vmm/stats.h"
@@ -76,20 +77,6 @@ static int machine__build_tables(struct machine *m)
 	return 0;
 }
 
-static int machine__dump_dtb(struct machine *m, const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0 || write(fd, m->dtb, m->dtb_len) != (ssize_t)m->dtb_len) {
-		pr_err("cannot write the device tree to '%s': %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return VMM_EXIT_USAGE;
-	}
-	close(fd);
-	return 0;
-}
-
 static int machine__load(struct machine *m, const struct image *kernel, const struct image *initrd)
 {
 	const struct vmm_config *cfg = m->cfg;
@@ -98,11 +85,22 @@ static int machine__load(struct machine *m, const struct image *kernel, const st
 		.image_name = cfg->kernel ? cfg->kernel : "default guest",
 		.initrd = initrd->data, .initrd_len = initrd->len,
 		.cmdline = cfg->cmdline,
-		.dtb = m->dtb, .dtb_len = m->dtb_len,
-		.rsdp_addr = m->rsdp,
 	};
 	char err[256] = "";
 	int ret = boot__load(&m->vm.mem, &in, &m->entry, err, sizeof(err));
+
+	if (ret) {
+		pr_err("%s", err[0] ? err : strerror(-ret));
+		return VMM_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The tables exist once the devices do, after the image was loaded: the guest learns where they are. */
+static int machine__set_tables(struct machine *m)
+{
+	char err[256] = "";
+	int ret = boot__set_tables(&m->vm.mem, &m->entry, m->dtb, m->dtb_len, m->rsdp, err, sizeof(err));
 
 	if (ret) {
 		pr_err("%s", err[0] ? err : strerror(-ret));
@@ -121,6 +119,80 @@ static int machine__create_vcpus(struct machine *m)
 	return vcpu__setup_boot(&m->vcpus[0], &m->entry) ? VMM_EXIT_ERROR : 0;
 }
 
+/* --kernel (else the embedded default guest) and --initrd, read whole. */
+static int machine__read_images(const struct vmm_config *cfg, struct image *kernel, struct image *initrd)
+{
+	int ret;
+
+	if (cfg->kernel) {
+		ret = load_file("kernel", cfg->kernel, kernel);
+		if (ret)
+			return ret;
+	} else {
+		kernel->data = (uint8_t *)default_guest_elf;
+		kernel->len = default_guest_elf_end - default_guest_elf;
+	}
+	return cfg->initrd ? load_file("initrd", cfg->initrd, initrd) : 0;
+}
+
+/* --vfio: the sysfs checks (no such device, not bound to vfio-pci) and the cdev; no VM needed. */
+static int machine__open_vfio(struct machine *m)
+{
+	char err[512];
+
+	for (int i = 0; i < m->cfg->nvfio; i++) {
+		if (vfio__open(&m->vfio_dev[i], m->cfg->vfio[i], &vfio__host_paths, err, sizeof(err))) {
+			pr_err("%s", err);
+			return VMM_EXIT_ERROR;	/* the host cannot do it, as for the later VFIO steps */
+		}
+	}
+	return 0;
+}
+
+/*
+ * A run needs KVM. --dump-dtb does not: with a usable /dev/kvm it builds the machine as a run does
+ * (the same host checks and objects, KVM-VFIO included), without one it stays offline (vmm/vm.h),
+ * which builds the same devices and so the same device tree.
+ */
+static bool machine__needs_kvm(const struct machine *m)
+{
+	return !m->cfg->dump_dtb || !access(m->cfg->kvm_dev, R_OK | W_OK);
+}
+
+static int machine__build(struct machine *m, const struct image *kernel, const struct image *initrd)
+{
+	const struct vmm_config *cfg = m->cfg;
+	int ret;
+
+	/* Everything that needs no VM comes first: a bad file, size or device says so on any host. */
+	ret = machine_files__open(m);
+	if (ret)
+		return ret;
+	if (vm__init(&m->vm, cfg->mem_size))
+		return VMM_EXIT_ERROR;
+	m->vm.owner = m;
+	m->vm.stop = machine__stop;
+	ret = machine__open_vfio(m);
+	/* --dump-dtb does not boot: its image is not loaded (nor checked), as before. */
+	if (!ret && !cfg->dump_dtb)
+		ret = machine__load(m, kernel, initrd);
+	if (ret)
+		return ret;
+	if (machine__needs_kvm(m) && vm__attach_kvm(&m->vm, cfg->kvm_dev))
+		return VMM_EXIT_ERROR;
+	ret = machine_devices__init(m);
+	if (!ret)
+		ret = machine__build_tables(m);
+	if (ret)
+		return ret;
+	if (cfg->dump_dtb) {
+		ret = machine_files__write_dtb(m);
+		return ret ? ret : -1;	/* done: exit 0 without running */
+	}
+	ret = machine__set_tables(m);
+	return ret ? ret : machine__create_vcpus(m);
+}
+
 int machine__init(struct machine *m, const struct vmm_config *cfg)
 {
 	struct image kernel = { 0 }, initrd = { 0 };
@@ -129,8 +201,11 @@ int machine__init(struct machine *m, const struct vmm_config *cfg)
 	memset(m, 0, sizeof(*m));
 	stats__init();
 	m->cfg = cfg;
-	m->serial_fd = -1;
-	m->vm.kvm_fd = m->vm.vm_fd = -1;	/* so machine__exit() is safe after any failure */
+	/* so machine__exit() is safe after any failure */
+	m->serial_fd = m->dump_fd = -1;
+	m->vm.kvm_fd = m->vm.vm_fd = -1;
+	for (int i = 0; i < VMM_MAX_VFIO; i++)
+		m->vfio_dev[i].fd = -1;
 	m->input_wake = -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
@@ -138,39 +213,10 @@ int machine__init(struct machine *m, const struct vmm_config *cfg)
 		log__level = cfg->verbose > 1 ? LOG_DEBUG : LOG_INFO;
 
 	/* Read the images first: a bad file must not leave anything half-started. */
-	if (cfg->kernel) {
-		ret = load_file("kernel", cfg->kernel, &kernel);
-		if (ret)
-			goto out;
-	} else {
-		kernel.data = (uint8_t *)default_guest_elf;
-		kernel.len = default_guest_elf_end - default_guest_elf;
-	}
-	if (cfg->initrd) {
-		ret = load_file("initrd", cfg->initrd, &initrd);
-		if (ret)
-			goto out;
-	}
-	if (vm__init(&m->vm, cfg->kvm_dev, cfg->mem_size)) {
-		ret = VMM_EXIT_ERROR;
-		goto out;
-	}
-	m->vm.owner = m;
-	m->vm.stop = machine__stop;
-	ret = machine_devices__init(m);
+	ret = machine__read_images(cfg, &kernel, &initrd);
 	if (!ret)
-		ret = machine__build_tables(m);
-	if (!ret && cfg->dump_dtb) {
-		ret = machine__dump_dtb(m, cfg->dump_dtb);
-		if (!ret)
-			ret = -1;	/* done: exit 0 without running */
-		goto out;
-	}
-	if (!ret)
-		ret = machine__load(m, &kernel, &initrd);
-	if (!ret)
-		ret = machine__create_vcpus(m);
-out:
+		ret = machine__build(m, &kernel, &initrd);
+	machine_files__close_dump(m, ret > 0);
 	if (kernel.owned)
 		free(kernel.data);
 	if (initrd.owned)
@@ -295,4 +341,6 @@ void machine__exit(struct machine *m)
 		vcpu__exit(&m->vcpus[i]);
 	free(m->dtb);
 	vm__exit(&m->vm);
+	if (m->serial_fd > STDERR_FILENO)
+		close(m->serial_fd);
 }

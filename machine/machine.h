@@ -10,6 +10,7 @@
 #include "boot/boot.h"
 #include "vmm/config.h"
 #include "vmm/vcpu.h"
+#include "vmm/vfio.h"
 #include "vmm/vm.h"
 
 struct serial;
@@ -36,11 +37,14 @@ struct machine {
 	struct dma_engine *dma_engine;	/* --dma-engine */
 	struct vfio_host *vfio_host;	/* --vfio: what the passthrough devices share */
 	struct vfio_pci *vfio[VMM_MAX_VFIO];
+	struct vfio_device vfio_dev[VMM_MAX_VFIO];	/* --vfio opened before the VM, until vfio[] takes them */
 	void *dtb;
 	size_t dtb_len;
 	uint64_t rsdp;
 	struct boot_entry entry;
 	int serial_fd;			/* where COM1 output goes, -1 for none */
+	int dump_fd;			/* --dump-dtb FILE, -1 without */
+	bool dump_created;		/* FILE did not exist: removed again if the build fails */
 	int input_wake;			/* eventfd: console can take input again, or the input thread must end */
 
 	pthread_mutex_t lock;		/* protects the stop state below */
@@ -52,7 +56,9 @@ struct machine {
 
 /*
  * Build everything. Returns 0, or the exit status to use (VMM_EXIT_USAGE for bad images or sizes,
- * VMM_EXIT_ERROR for host failures) after printing one line that says why. Nothing runs yet.
+ * VMM_EXIT_ERROR for host failures) after printing one line that says why, or -1 when --dump-dtb
+ * has written the device tree. Nothing runs yet. What needs no VM (images, output files, --vfio
+ * devices) is checked before /dev/kvm is opened; --dump-dtb needs no /dev/kvm at all.
  */
 int machine__init(struct machine *m, const struct vmm_config *cfg);
 /* Run until the guest stops the machine; returns the exit status. */

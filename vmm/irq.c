@@ -13,9 +13,13 @@
 #define IRQ_MAX_ROUTES 1024
 #define PIC_PINS 8
 
+/*
+ * Offline (vmm/vm.h: no KVM yet, or none at all for --dump-dtb) nothing reaches KVM: the table waits for
+ * irq__attach_kvm(), and lines, MSIs and irqfds have no guest to reach.
+ */
 static int irq__commit(struct vm *vm)
 {
-	int ret = sys__kvm_set_gsi_routing(vm->vm_fd, vm->irq.table);
+	int ret = vm__offline(vm) ? 0 : sys__kvm_set_gsi_routing(vm->vm_fd, vm->irq.table);
 
 	if (ret < 0)
 		pr_err("interrupt routing: %s: %s", sys__last_ioctl(), strerror(-ret));
@@ -63,8 +67,6 @@ static void irq__default_routes(struct irq_router *r)
 int irq__init(struct vm *vm)
 {
 	struct irq_router *r = &vm->irq;
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
-	int ret;
 
 	pthread_mutex_init(&r->lock, NULL);
 	r->table = calloc(1, sizeof(*r->table) + IRQ_MAX_ROUTES * sizeof(r->table->entries[0]));
@@ -72,14 +74,25 @@ int irq__init(struct vm *vm)
 		pr_err("interrupt routing: out of memory");
 		return -ENOMEM;
 	}
+	irq__default_routes(r);
+	return 0;
+}
+
+int irq__attach_kvm(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int ret;
+
 	ret = sys__kvm_create_irqchip(vm->vm_fd);
 	if (ret < 0)
 		goto fail;
 	ret = sys__kvm_create_pit2(vm->vm_fd, &pit);
 	if (ret < 0)
 		goto fail;
-	irq__default_routes(r);
-	return irq__commit(vm);
+	pthread_mutex_lock(&vm->irq.lock);
+	ret = irq__commit(vm);
+	pthread_mutex_unlock(&vm->irq.lock);
+	return ret;
 fail:
 	pr_err("creating the interrupt controllers: %s: %s", sys__last_ioctl(), strerror(-ret));
 	return ret;
@@ -94,7 +107,7 @@ void irq__exit(struct vm *vm)
 int irq__set_line(struct vm *vm, unsigned gsi, int level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };
-	int ret = sys__kvm_irq_line(vm->vm_fd, &irq);
+	int ret = vm__offline(vm) ? 0 : sys__kvm_irq_line(vm->vm_fd, &irq);
 
 	if (ret < 0)
 		pr_err("raising GSI %u: %s: %s", gsi, sys__last_ioctl(), strerror(-ret));
@@ -122,7 +135,7 @@ int irq__send_msi(struct vm *vm, uint64_t addr, uint32_t data)
 		pr_debug("dropping MSI to 0x%llx (outside the interrupt window)", (unsigned long long)addr);
 		return -EINVAL;
 	}
-	ret = sys__kvm_signal_msi(vm->vm_fd, &msi);
+	ret = vm__offline(vm) ? 0 : sys__kvm_signal_msi(vm->vm_fd, &msi);
 	if (ret < 0)
 		pr_err("MSI to 0x%llx: %s: %s", (unsigned long long)addr, sys__last_ioctl(), strerror(-ret));
 	return ret < 0 ? ret : 0;
@@ -187,7 +200,7 @@ int irq__irqfd_resample(struct vm *vm, unsigned gsi, int fd, int resample_fd, bo
 		.fd = fd, .gsi = gsi, .resamplefd = resample_fd,
 		.flags = assign ? KVM_IRQFD_FLAG_RESAMPLE : KVM_IRQFD_FLAG_DEASSIGN,
 	};
-	int ret = sys__kvm_irqfd(vm->vm_fd, &f);
+	int ret = vm__offline(vm) ? 0 : sys__kvm_irqfd(vm->vm_fd, &f);
 
 	if (ret < 0)
 		pr_err("level irqfd for GSI %u: %s: %s", gsi, sys__last_ioctl(), strerror(-ret));
@@ -197,7 +210,7 @@ int irq__irqfd_resample(struct vm *vm, unsigned gsi, int fd, int resample_fd, bo
 int irq__irqfd(struct vm *vm, unsigned gsi, int fd, bool assign)
 {
 	struct kvm_irqfd f = { .fd = fd, .gsi = gsi, .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
-	int ret = sys__kvm_irqfd(vm->vm_fd, &f);
+	int ret = vm__offline(vm) ? 0 : sys__kvm_irqfd(vm->vm_fd, &f);
 
 	if (ret < 0)
 		pr_err("irqfd for GSI %u: %s: %s", gsi, sys__last_ioctl(), strerror(-ret));

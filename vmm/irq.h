@@ -18,8 +18,10 @@ struct irq_router {
 	unsigned next_gsi;		/* next free GSI for MSI routes (after the IOAPIC pins) */
 };
 
-/* Create the irqchip and PIT and install the default IOAPIC/PIC routes. */
+/* The router with the default IOAPIC/PIC routes, no ioctl (the VM may be offline, vmm/vm.h). */
 int irq__init(struct vm *vm);
+/* Create the irqchip and PIT in the VM and install the router's table (vm__attach_kvm). */
+int irq__attach_kvm(struct vm *vm);
 void irq__exit(struct vm *vm);
 
 /* Drive IOAPIC/PIC input @gsi to @level. */

@@ -50,8 +50,9 @@ struct vfio_device {
 int vfio__parse_bdf(const char *s, char out[VFIO_BDF_LEN]);
 
 /*
- * Open the cdev of @bdf. On failure writes one line saying why into @err (no such device, not bound to
- * vfio-pci, no permission) and returns -errno.
+ * Open the cdev of @bdf: the sysfs lookup and open(), no VM needed (minivmm does it before /dev/kvm).
+ * On failure writes one line saying why into @err (no such device, not bound to vfio-pci, no
+ * permission) and returns -errno.
  */
 int vfio__open(struct vfio_device *d, const char *bdf, const struct vfio_paths *paths, char *err, size_t errlen);
 /*

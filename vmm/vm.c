@@ -79,7 +79,8 @@ int vm__add_slot(struct vm *vm, uint64_t gpa, uint64_t size, void *hva)
 		return -ENOSPC;
 	}
 	r.slot = VM_FIRST_DEVICE_SLOT + n;
-	ret = sys__kvm_set_user_memory_region(vm->vm_fd, &r);
+	/* Offline (no KVM: --dump-dtb) the slot is only booked: no guest will run to reach it. */
+	ret = vm__offline(vm) ? 0 : sys__kvm_set_user_memory_region(vm->vm_fd, &r);
 	if (!ret)
 		vm->slots_used |= 1ULL << n;
 	pthread_mutex_unlock(&vm->slot_lock);
@@ -94,31 +95,40 @@ void vm__del_slot(struct vm *vm, int slot)
 	if (n < 0 || n >= 64)
 		return;
 	pthread_mutex_lock(&vm->slot_lock);
-	ret = sys__kvm_set_user_memory_region(vm->vm_fd, &r);
+	ret = vm__offline(vm) ? 0 : sys__kvm_set_user_memory_region(vm->vm_fd, &r);
 	if (ret < 0)
 		pr_warn("removing memslot %d: %s: %s", slot, sys__last_ioctl(), strerror(-ret));
 	vm->slots_used &= ~(1ULL << n);
 	pthread_mutex_unlock(&vm->slot_lock);
 }
 
-static int vm__do_init(struct vm *vm, const char *dev, uint64_t mem_size)
+int vm__init(struct vm *vm, uint64_t mem_size)
 {
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
-	vm->vm_fd = -1;
+	vm->kvm_fd = vm->vm_fd = -1;
 	pthread_mutex_init(&vm->slot_lock, NULL);
 	bus__init(&vm->pio, "pio");
 	bus__init(&vm->mmio, "mmio");
-	vm->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
-		ret = -errno;
-		pr_err("cannot open %s: %s%s", dev, strerror(errno),
-		       errno == ENOENT ? " (is the kvm module loaded?)" :
-		       errno == EACCES ? " (add yourself to the kvm group)" : "");
-		return ret;
+	ret = guest_mem__init(&vm->mem, mem_size);
+	if (ret) {
+		pr_err("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)(mem_size >> 20),
+		       strerror(-ret));
+		goto fail;
 	}
-	ret = sys__kvm_get_api_version(vm->kvm_fd);
+	ret = irq__init(vm);
+	if (!ret)
+		return 0;
+fail:
+	vm__exit(vm);	/* a failed init leaves nothing behind */
+	return ret;
+}
+
+static int vm__check_host(struct vm *vm, const char *dev)
+{
+	int ret = sys__kvm_get_api_version(vm->kvm_fd);
+
 	if (ret < 0)
 		return vm__fail(dev, ret);
 	if (ret != KVM_API_VERSION) {
@@ -138,7 +148,22 @@ static int vm__do_init(struct vm *vm, const char *dev, uint64_t mem_size)
 	if (ret < 0)
 		return vm__fail(dev, ret);
 	vm->vcpu_mmap_size = ret;
-	ret = vm__get_cpuid(vm);
+	return vm__get_cpuid(vm);
+}
+
+static int vm__do_attach(struct vm *vm, const char *dev)
+{
+	int ret;
+
+	vm->kvm_fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = -errno;
+		pr_err("cannot open %s: %s%s", dev, strerror(errno),
+		       errno == ENOENT ? " (is the kvm module loaded?)" :
+		       errno == EACCES ? " (add yourself to the kvm group)" : "");
+		return ret;
+	}
+	ret = vm__check_host(vm, dev);
 	if (ret)
 		return ret;
 	ret = sys__kvm_create_vm(vm->kvm_fd);
@@ -151,32 +176,15 @@ static int vm__do_init(struct vm *vm, const char *dev, uint64_t mem_size)
 	ret = sys__kvm_set_identity_map_addr(vm->vm_fd, VM_IDENTITY_MAP_ADDR);
 	if (ret < 0)
 		return vm__fail("creating the VM", ret);
-	ret = guest_mem__init(&vm->mem, mem_size);
-	if (ret) {
-		pr_err("cannot allocate %llu MiB of guest RAM: %s", (unsigned long long)(mem_size >> 20),
-		       strerror(-ret));
-		return ret;
-	}
 	ret = vm__map_ram(vm);
 	if (ret)
 		return ret;
-	return irq__init(vm);
+	return irq__attach_kvm(vm);
 }
 
-int vm__init(struct vm *vm, const char *dev, uint64_t mem_size)
+/* Closing the VM fd drops its memslots, irqchip and routes in KVM; the offline object stays whole. */
+static void vm__detach_kvm(struct vm *vm)
 {
-	int ret = vm__do_init(vm, dev, mem_size);
-
-	if (ret)
-		vm__exit(vm);	/* a failed init leaves nothing behind */
-	return ret;
-}
-
-/* Idempotent: safe after a failed vm__init() and when called twice. */
-void vm__exit(struct vm *vm)
-{
-	irq__exit(vm);
-	guest_mem__exit(&vm->mem);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
@@ -184,6 +192,23 @@ void vm__exit(struct vm *vm)
 	vm->vm_fd = vm->kvm_fd = -1;
 	free(vm->supported_cpuid);
 	vm->supported_cpuid = NULL;
+}
+
+int vm__attach_kvm(struct vm *vm, const char *dev)
+{
+	int ret = vm__do_attach(vm, dev);
+
+	if (ret)
+		vm__detach_kvm(vm);	/* back to an offline object, which the caller still owns */
+	return ret;
+}
+
+/* Idempotent: safe after a failed vm__init() and when called twice. */
+void vm__exit(struct vm *vm)
+{
+	vm__detach_kvm(vm);
+	irq__exit(vm);
+	guest_mem__exit(&vm->mem);
 	bus__exit(&vm->pio);
 	bus__exit(&vm->mmio);
 }

@@ -4,6 +4,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmm/bus.h"
@@ -31,10 +32,22 @@ struct vm {
 };
 
 /*
- * Open @dev (normally "/dev/kvm"), check the API version and the capabilities minivmm needs, create
- * the VM and its RAM (@mem_size bytes). On failure prints why (naming the ioctl) and returns -errno.
+ * The VM object without KVM ("offline"): guest RAM (@mem_size bytes), both buses and the interrupt
+ * router, no ioctl. Enough to build the machine and its firmware tables, e.g. for --dump-dtb on a
+ * host without /dev/kvm; what would reach KVM (routes, irqfds, lines, MSIs, memslots) is skipped
+ * until vm__attach_kvm(). On failure prints why and returns -errno.
  */
-int vm__init(struct vm *vm, const char *dev, uint64_t mem_size);
+int vm__init(struct vm *vm, uint64_t mem_size);
+/*
+ * Open @dev (normally "/dev/kvm"), check the API version and the capabilities minivmm needs, create
+ * the VM, map its RAM, create the irqchip and PIT and install the router's routes. On failure prints
+ * why (naming the ioctl), leaves the object offline and returns -errno.
+ */
+int vm__attach_kvm(struct vm *vm, const char *dev);
+static inline bool vm__offline(const struct vm *vm)
+{
+	return vm->vm_fd < 0;
+}
 void vm__exit(struct vm *vm);
 
 /*

@@ -23,8 +23,7 @@
 
 #define HOST_CMD_BITS (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE)
 
-struct vfio_host *vfio_host__create(struct vm *vm, struct pci_host *pci, struct vtd *vtd,
-				    const struct vfio_paths *paths, const char *iommu_path)
+struct vfio_host *vfio_host__create(struct vm *vm, struct pci_host *pci, struct vtd *vtd, const char *iommu_path)
 {
 	struct vfio_host *h = calloc(1, sizeof(*h));
 
@@ -33,7 +32,6 @@ struct vfio_host *vfio_host__create(struct vm *vm, struct pci_host *pci, struct 
 	h->vm = vm;
 	h->pci = pci;
 	h->vtd = vtd;
-	h->paths = *paths;
 	h->iommu_path = iommu_path;
 	h->iommufd.fd = -1;
 	h->kvm_vfio_fd = -1;
@@ -170,15 +168,22 @@ static int open_iommufd(struct vfio_host *h, const char *bdf, char *err, size_t 
 	return 0;
 }
 
-int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out, char *err, size_t n)
+int vfio_pci__create(struct vfio_host *h, struct vfio_device *dev, struct vfio_pci **out, char *err, size_t n)
 {
+	const char *bdf = dev->bdf;
 	struct vfio_pci *vp;
 	int ret;
 
 	*out = NULL;
 	vp = calloc(1, sizeof(*vp));
-	if (!vp)
-		return errmsg(err, n, -ENOMEM, "vfio %s: out of memory", bdf);
+	if (!vp) {
+		ret = errmsg(err, n, -ENOMEM, "vfio %s: out of memory", bdf);
+		vfio__close(dev);
+		return ret;
+	}
+	vp->dev = *dev;		/* ours now: closed with vp */
+	dev->fd = -1;
+	bdf = vp->dev.bdf;
 	vp->host = h;
 	vp->irq_index = VFIO_PCI_NUM_IRQS;
 	vp->irq_refused = VFIO_IRQ_NONE_REFUSED;
@@ -186,10 +191,6 @@ int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out
 	vp->intx_efd = vp->intx_unmask_efd = -1;
 	pthread_mutex_init(&vp->irq_lock, NULL);
 	pthread_mutex_init(&vp->bar_lock, NULL);
-	/* The device first: a wrong BDF is the likelier mistake, and says more than a missing /dev/iommu. */
-	ret = vfio__open(&vp->dev, bdf, &h->paths, err, n);
-	if (ret)
-		goto fail_free;
 	ret = open_iommufd(h, bdf, err, n);
 	if (!ret)
 		ret = vfio__bind(&vp->dev, h->iommufd.fd, h->vm ? h->vm->vm_fd : -1, &h->kvm_vfio_fd, err, n);
@@ -223,7 +224,6 @@ fail_close:
 	pci__exit_dev(&vp->pci);
 	vfio_dma__detach(vp);
 	vfio__close(&vp->dev);
-fail_free:
 	pthread_mutex_destroy(&vp->irq_lock);
 	pthread_mutex_destroy(&vp->bar_lock);
 	free(vp);

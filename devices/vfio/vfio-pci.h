@@ -1,8 +1,9 @@
 /*
  * PCI passthrough of a host function through VFIO (device cdev) and iommufd (--vfio BDF).
  *
- *   h = vfio_host__create(vm, pci_host, vtd, &vfio__host_paths, "/dev/iommu");   // one per machine
- *   ret = vfio_pci__create(h, "0000:01:00.0", &dev, err, sizeof(err));
+ *   ret = vfio__open(&d, "0000:01:00.0", &vfio__host_paths, err, sizeof(err));   // no VM needed yet
+ *   h = vfio_host__create(vm, pci_host, vtd, "/dev/iommu");                      // one per machine
+ *   ret = vfio_pci__create(h, &d, &dev, err, sizeof(err));
  *
  * The guest sees the host function's IDs and class, its BARs (mmap'd into the guest where VFIO allows,
  * else each access forwarded to the host BAR through the VFIO region), and MSI-X (or MSI) emulated by minivmm's PCI base and backed by host
@@ -25,16 +26,18 @@ struct vtd;
 struct vfio_host;
 struct vfio_pci;
 
-struct vfio_host *vfio_host__create(struct vm *vm, struct pci_host *pci, struct vtd *vtd,
-				    const struct vfio_paths *paths, const char *iommu_path);
+/* @vm may be offline (vmm/vm.h): the devices are then not added to KVM-VFIO, nothing else changes. */
+struct vfio_host *vfio_host__create(struct vm *vm, struct pci_host *pci, struct vtd *vtd, const char *iommu_path);
 /* After every device of the host is destroyed. */
 void vfio_host__destroy(struct vfio_host *h);
 
 /*
+ * The guest's view of host function @dev, opened with vfio__open() (the sysfs checks are done there,
+ * before the VM exists). Takes @dev over whatever the outcome: it belongs to *@out or is closed.
  * 0, or -errno with one line in @err that says why ("vfio 0000:01:00.0: ..."). On failure *@out is
  * the partly built device when it already sits on the PCI bus (destroy it with the others), else NULL.
  */
-int vfio_pci__create(struct vfio_host *h, const char *bdf, struct vfio_pci **out, char *err, size_t errlen);
+int vfio_pci__create(struct vfio_host *h, struct vfio_device *dev, struct vfio_pci **out, char *err, size_t errlen);
 void vfio_pci__destroy(struct vfio_pci *vp);
 /* Function-level reset of the host device (machine reset). */
 void vfio_pci__reset(struct vfio_pci *vp);

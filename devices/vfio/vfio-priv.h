@@ -16,7 +16,6 @@ struct vfio_host {
 	struct vm *vm;
 	struct pci_host *pci;
 	struct vtd *vtd;		/* NULL with --viommu off */
-	struct vfio_paths paths;
 	const char *iommu_path;
 	struct iommufd iommufd;		/* opened by the first device */
 	int kvm_vfio_fd;		/* the KVM-VFIO pseudo-device, -1 until the first device */

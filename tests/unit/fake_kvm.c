@@ -180,6 +180,9 @@ struct vm *fake_vm__new(uint64_t mem_size)
 	ret = irq__init(vm);
 	if (ret)
 		fake_die("irq__init", ret);
+	ret = irq__attach_kvm(vm);
+	if (ret)
+		fake_die("irq__attach_kvm", ret);
 	vm->stop = fake_stop;
 	return vm;
 }

@@ -90,7 +90,7 @@ unsigned fake_kvm__line_calls(unsigned gsi);
 
 /*
  * A struct vm on the fake host: fake_kvm__reset(), then guest RAM of @mem_size bytes (0: none; else
- * at least 2 MiB, 4 KiB aligned), both buses, the interrupt router (irq__init through the fake) and a
+ * at least 2 MiB, 4 KiB aligned), both buses, the interrupt router (irq__init, irq__attach_kvm through the fake) and a
  * stop() that records into fake_kvm. Aborts the test on failure.
  */
 struct vm *fake_vm__new(uint64_t mem_size);

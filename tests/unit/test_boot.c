@@ -124,14 +124,18 @@ static struct boot_params *zero_page(void)
 
 static struct boot_input bz_input(const uint8_t *image, size_t len)
 {
-	return (struct boot_input){ .image = image, .image_len = len, .image_name = NAME,
-				    .rsdp_addr = LAYOUT_ACPI_BASE };
+	return (struct boot_input){ .image = image, .image_len = len, .image_name = NAME };
 }
 
+/* As the machine does: the image, then the tables (a bzImage takes no DTB: the one offered stays out). */
 static int load(const struct boot_input *in)
 {
+	static const uint8_t dtb[16] = { 0xd0, 0x0d, 0xfe, 0xed };
+	int ret;
+
 	memset(&out, 0, sizeof(out));
-	return boot__load(&mem, in, &out, err, sizeof(err));
+	ret = boot__load(&mem, in, &out, err, sizeof(err));
+	return ret ? ret : boot__set_tables(&mem, &out, dtb, sizeof(dtb), LAYOUT_ACPI_BASE, err, sizeof(err));
 }
 
 static void load_ok(const struct boot_input *in)
@@ -699,6 +703,9 @@ START_TEST(bad_arguments)
 	ck_assert_int_eq(load(&in), -EINVAL);
 	ck_assert_int_eq(boot__load(&mem, NULL, &out, err, sizeof(err)), -EINVAL);
 	ck_assert_int_eq(boot__load(NULL, &in, &out, NULL, 0), -EINVAL);
+	ck_assert_int_eq(boot__set_tables(NULL, &out, NULL, 0, 0, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(boot__set_tables(&mem, NULL, NULL, 0, 0, err, sizeof(err)), -EINVAL);
+	ck_assert_str_eq(err, "boot: missing guest memory or boot entry");
 	/* A short error buffer is still a terminated string. */
 	in.image_len = 0;
 	ck_assert_int_eq(boot__load(&mem, &in, &out, err, 8), -ENOEXEC);

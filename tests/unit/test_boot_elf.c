@@ -81,9 +81,12 @@ static const uint8_t *prog_bytes(struct prog *p)
 
 static struct boot_input prog_input(struct prog *p)
 {
-	return (struct boot_input){ .image = prog_bytes(p), .image_len = p->len, .image_name = NAME,
-				    .rsdp_addr = LAYOUT_ACPI_BASE };
+	return (struct boot_input){ .image = prog_bytes(p), .image_len = p->len, .image_name = NAME };
 }
+
+/* The device tree load() hands over after the image (boot__set_tables). */
+static const uint8_t *dtb_in;
+static size_t dtb_in_len;
 
 static void mem_init(uint64_t size)
 {
@@ -105,8 +108,11 @@ static struct boot_params *zero_page(void)
 
 static int load(const struct boot_input *in)
 {
+	int ret;
+
 	memset(&out, 0, sizeof(out));
-	return boot__load(&mem, in, &out, err, sizeof(err));
+	ret = boot__load(&mem, in, &out, err, sizeof(err));
+	return ret ? ret : boot__set_tables(&mem, &out, dtb_in, dtb_in_len, LAYOUT_ACPI_BASE, err, sizeof(err));
 }
 
 static void load_ok(const struct boot_input *in)
@@ -200,8 +206,8 @@ START_TEST(elf_dtb_setup_data)
 		dtb[i] = (uint8_t)(i ^ (i >> 8));
 	prog_init(&p);
 	in = prog_input(&p);
-	in.dtb = dtb;
-	in.dtb_len = 1234;
+	dtb_in = dtb;
+	dtb_in_len = 1234;
 	mem_init(512 * MiB);
 	load_ok(&in);
 	ck_assert_uint_eq(zero_page()->hdr.setup_data, LAYOUT_SETUP_DATA);
@@ -212,18 +218,19 @@ START_TEST(elf_dtb_setup_data)
 	ck_assert(memcmp(sd->data, dtb, 1234) == 0);
 
 	/* The largest DTB that fits, then one byte more. */
-	in.dtb_len = max;
+	dtb_in_len = max;
 	load_ok(&in);
 	ck_assert_uint_eq(sd->len, max);
 	ck_assert(memcmp(sd->data, dtb, max) == 0);
 	ck_assert_uint_le(LAYOUT_SETUP_DATA + sizeof(*sd) + max, LAYOUT_CMDLINE);
-	in.dtb_len = max + 1;
+	dtb_in_len = max + 1;
 	load_fails(&in, -E2BIG, "the device tree is 65521 bytes, setup_data holds at most 65520");
-	in.dtb_len = SIZE_MAX;
+	dtb_in_len = SIZE_MAX;
 	load_fails(&in, -E2BIG, "device tree");
-	in.dtb = NULL;
-	in.dtb_len = 10;
+	dtb_in = NULL;
+	dtb_in_len = 10;
 	load_fails(&in, -EINVAL, "device tree");
+	dtb_in_len = 0;
 	guest_mem__exit(&mem);
 	free(dtb);
 }

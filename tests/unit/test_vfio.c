@@ -119,7 +119,7 @@ END_TEST
 
 START_TEST(error_no_such_device)
 {
-	int ret = vfio_pci__create(vfx.vh, "0000:09:00.0", &vfx.vp, vfx.err, sizeof(vfx.err));
+	int ret = vfx__create_on(vfx.vh, "0000:09:00.0", &vfx.vp);
 
 	ck_assert_int_eq(ret, -ENODEV);
 	ck_assert_ptr_null(vfx.vp);
@@ -135,7 +135,7 @@ START_TEST(error_not_on_vfio_pci)
 	int ret;
 
 	fake_vfio__add_unbound("0000:02:00.0");
-	ret = vfio_pci__create(vfx.vh, "0000:02:00.0", &vfx.vp, vfx.err, sizeof(vfx.err));
+	ret = vfx__create_on(vfx.vh, "0000:02:00.0", &vfx.vp);
 	ck_assert_int_eq(ret, -ENODEV);
 	ck_assert_ptr_null(vfx.vp);
 	ck_assert_contains(vfx.err, "vfio 0000:02:00.0: not bound to vfio-pci with the device cdev (no ");
@@ -146,7 +146,7 @@ START_TEST(error_not_on_vfio_pci)
 	/* A vfio-dev directory without a vfioN in it. */
 	snprintf(path, sizeof(path), "%s/bus/pci/devices/0000:02:00.0/vfio-dev", fake_vfio.sysfs);
 	ck_assert_int_eq(mkdir(path, 0755), 0);
-	ret = vfio_pci__create(vfx.vh, "0000:02:00.0", &vfx.vp, vfx.err, sizeof(vfx.err));
+	ret = vfx__create_on(vfx.vh, "0000:02:00.0", &vfx.vp);
 	ck_assert_int_eq(ret, -ENODEV);
 	snprintf(want, sizeof(want), "vfio 0000:02:00.0: %s holds no vfioN device", path);
 	ck_assert_str_eq(vfx.err, want);
@@ -177,9 +177,9 @@ START_TEST(error_no_dev_iommu)
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/nothing", fake_vfio.dev);
-	h2 = vfio_host__create(vfx.vm, vfx.pci, NULL, &fake_vfio.paths, path);
+	h2 = vfio_host__create(vfx.vm, vfx.pci, NULL, path);
 	ck_assert_ptr_nonnull(h2);
-	ret = vfio_pci__create(h2, BDF, &vfx.vp, vfx.err, sizeof(vfx.err));
+	ret = vfx__create_on(h2, BDF, &vfx.vp);
 	ck_assert_int_eq(ret, -ENOENT);
 	ck_assert_ptr_null(vfx.vp);
 	snprintf(want, sizeof(want), "vfio " BDF ": %s does not exist (needs a host kernel with CONFIG_IOMMUFD "
@@ -199,9 +199,9 @@ START_TEST(error_dev_iommu_open)
 
 	fake_vfio__fail(VFIO_DEVICE_BIND_IOMMUFD, EBUSY, 0, 1);
 	ck_assert_int_eq(vfx__create(), -EBUSY);
-	h2 = vfio_host__create(vfx.vm, vfx.pci, NULL, &fake_vfio.paths, fake_vfio.dev);	/* a directory */
+	h2 = vfio_host__create(vfx.vm, vfx.pci, NULL, fake_vfio.dev);	/* a directory */
 	ck_assert_ptr_nonnull(h2);
-	ret = vfio_pci__create(h2, BDF, &vfx.vp, vfx.err, sizeof(vfx.err));
+	ret = vfx__create_on(h2, BDF, &vfx.vp);
 	ck_assert_int_eq(ret, -EISDIR);
 	snprintf(want, sizeof(want), "vfio " BDF ": %s: open: Is a directory", fake_vfio.dev);
 	ck_assert_str_eq(vfx.err, want);
@@ -356,9 +356,9 @@ START_TEST(kvm_vfio_and_reset_failures_are_warnings)
 	fake_vfio__init(vfx.root);
 	vfx.hd = fake_vfio__add_device(BDF);
 	vfio_host__destroy(vfx.vh);
-	vfx.vh = vfio_host__create(vfx.vm, vfx.pci, NULL, &fake_vfio.paths, fake_vfio.iommu);
+	vfx.vh = vfio_host__create(vfx.vm, vfx.pci, NULL, fake_vfio.iommu);
 	fake_vfio__fail(VFIO_DEVICE_RESET, EIO, 0, 0);
-	ck_assert_int_eq(vfio_pci__create(vfx.vh, BDF, &vfx.vp, vfx.err, sizeof(vfx.err)), 0);
+	ck_assert_int_eq(vfx__create_on(vfx.vh, BDF, &vfx.vp), 0);
 	vfio_pci__reset(vfx.vp);
 	ck_assert_uint_eq(fake_vfio__count(VFIO_DEVICE_RESET), 2);
 }
@@ -645,6 +645,28 @@ START_TEST(off_command_register)
 }
 END_TEST
 
+/*
+ * On an offline VM (--dump-dtb without /dev/kvm) the device is built as on a real one, BAR slots
+ * included, but KVM learns nothing: no KVM-VFIO device, no memslot.
+ */
+START_TEST(off_offline_vm)
+{
+	unsigned kvm_calls = fake_kvm.nr_ioctls;	/* those of fake_vm__new() */
+
+	vfx.vm->vm_fd = -1;
+	vfx.hd->region[0].flags |= VFIO_REGION_INFO_FLAG_MMAP;
+	vfx__create_ok();
+	ck_assert(vfx.hd->bound);
+	ck_assert_uint_ne(vfx.hd->attached, 0);
+	ck_assert_uint_eq(fake_vfio__count(KVM_CREATE_DEVICE), 0);
+	ck_assert_uint_eq(fake_vfio__count(KVM_SET_DEVICE_ATTR), 0);
+	ck_assert_uint_ne(pci__bar_addr(vfx.pdev, 0), 0);
+	ck_assert_uint_eq(fake_kvm.nr_memslots, 0);
+	ck_assert_uint_eq(fake_kvm.nr_ioctls, kvm_calls);
+	ck_assert_ptr_eq(pci_host__find(vfx.pci, 0, DEVFN), vfx.pdev);
+}
+END_TEST
+
 /* Two devices: one iommufd, one IOAS, RAM mapped once, one KVM-VFIO device, two slots. */
 START_TEST(off_two_devices)
 {
@@ -653,7 +675,7 @@ START_TEST(off_two_devices)
 	uint32_t ioas;
 
 	vfx__create_ok();
-	ck_assert_int_eq(vfio_pci__create(vfx.vh, "0000:02:00.0", &vp2, vfx.err, sizeof(vfx.err)), 0);
+	ck_assert_int_eq(vfx__create_on(vfx.vh, "0000:02:00.0", &vp2), 0);
 	ck_assert_ptr_nonnull(pci_host__find(vfx.pci, 0, PCI_DEVFN(2, 0)));
 	ck_assert_uint_eq(fake_vfio__count(IOMMU_IOAS_ALLOC), 1);
 	ck_assert_uint_eq(fake_vfio__count(IOMMU_IOAS_MAP), 2);
@@ -992,6 +1014,7 @@ static Suite *vfio_suite(void)
 	tcase_add_test(tc, off_bar_mmap_small_stays_trapped);
 	tcase_add_test(tc, off_command_register);
 	tcase_add_test(tc, off_two_devices);
+	tcase_add_test(tc, off_offline_vm);
 
 	tc = vfx__tcase(s, "interrupts", vfx__setup_off, vfx__stop_clean);
 	tcase_add_test(tc, msix_vectors);

@@ -92,7 +92,7 @@ START_TEST(flts_parent_refused)
 	vfio_host__destroy(vfx.vh);
 	fake_vfio__init(vfx.root);
 	vfx.hd = fake_vfio__add_device(BDF);
-	vfx.vh = vfio_host__create(vfx.vm, vfx.pci, vfx.env.vtd, &fake_vfio.paths, fake_vfio.iommu);
+	vfx.vh = vfio_host__create(vfx.vm, vfx.pci, vfx.env.vtd, fake_vfio.iommu);
 	fake_vfio.ecap &= ~VTD_ECAP_NEST;
 	fake_vfio__fail(IOMMU_GET_HW_INFO, ENOTTY, 0, 0);
 	ck_assert_int_eq(vfx__create(), -EOPNOTSUPP);

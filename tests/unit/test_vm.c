@@ -25,7 +25,9 @@ static int init_capturing(struct vm *vm, const char *dev, uint64_t mem)
 
 	fflush(stderr);
 	dup2(fileno(tmp), STDERR_FILENO);
-	ret = vm__init(vm, dev, mem);
+	ret = vm__init(vm, mem);
+	if (!ret && (ret = vm__attach_kvm(vm, dev)))
+		vm__exit(vm);	/* a failed attach leaves the offline object to its owner */
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -170,6 +172,57 @@ START_TEST(msi_routes_and_lines)
 }
 END_TEST
 
+/*
+ * The offline object (--dump-dtb without /dev/kvm): RAM, buses and router, and not one ioctl, whatever
+ * the devices ask of it; attaching KVM later installs what was asked meanwhile.
+ */
+START_TEST(offline_then_attach)
+{
+	struct vm vm;
+	int gsi, slot;
+
+	fake_kvm__reset();
+	ck_assert_int_eq(vm__init(&vm, 64 << 20), 0);
+	ck_assert(vm__offline(&vm));
+	ck_assert_int_eq(vm.kvm_fd, -1);
+	ck_assert_uint_eq(vm.mem.ram_size, 64 << 20);
+	ck_assert_ptr_nonnull(guest_mem__hva(&vm.mem, 0, 64 << 20));
+	ck_assert_uint_eq(vm.irq.table->nr, 16 + IOAPIC_PINS - 1);
+	gsi = irq__add_msi_route(&vm, 0xfee00000, 0x4041);
+	ck_assert_int_eq(gsi, IOAPIC_PINS);
+	ck_assert_int_eq(irq__update_msi_route(&vm, gsi, 0xfee01000, 0x42), 0);
+	ck_assert_int_eq(irq__irqfd(&vm, gsi, 7, true), 0);
+	ck_assert_int_eq(irq__irqfd_resample(&vm, 5, 7, 8, true), 0);
+	ck_assert_int_eq(irq__pulse(&vm, 4), 0);
+	ck_assert_int_eq(irq__send_msi(&vm, 0xfee00000, 0x30), 0);
+	ck_assert_int_eq(irq__send_msi(&vm, 0xfed00000, 0x30), -EINVAL);	/* still checked */
+	slot = vm__add_slot(&vm, 0xc0000000, 0x1000, guest_mem__hva(&vm.mem, 0, 0x1000));
+	ck_assert_int_eq(slot, VM_FIRST_DEVICE_SLOT);
+	ck_assert_int_eq(vm__add_slot(&vm, 0xc0001000, 0x1000, guest_mem__hva(&vm.mem, 0, 0x1000)), slot + 1);
+	vm__del_slot(&vm, slot);
+	ck_assert_uint_eq(fake_kvm.nr_ioctls, 0);
+
+	/* A failed attach leaves it offline and whole; the next one installs RAM and every route. */
+	fake_kvm__fail(KVM_CREATE_IRQCHIP, EEXIST);
+	ck_assert_int_eq(vm__attach_kvm(&vm, "/dev/null"), -EEXIST);
+	ck_assert(vm__offline(&vm));
+	ck_assert_int_eq(vm.kvm_fd, -1);
+	ck_assert_uint_eq(vm.irq.table->nr, 16 + IOAPIC_PINS - 1 + 1);
+	fake_kvm__reset();
+	ck_assert_int_eq(vm__attach_kvm(&vm, "/dev/null"), 0);
+	ck_assert(!vm__offline(&vm));
+	ck_assert_uint_eq(fake_kvm.nr_memslots, 1);
+	ck_assert_uint_eq(fake_kvm.memslots[0].memory_size, 64 << 20);
+	ck_assert_uint_eq(fake_kvm.nr_routing_sets, 1);
+	ck_assert_uint_eq(fake_kvm.nr_routes, 16 + IOAPIC_PINS - 1 + 1);
+	ck_assert_uint_eq(fake_kvm.routes[fake_kvm.nr_routes - 1].gsi, (unsigned)gsi);
+	ck_assert_uint_eq(fake_kvm.routes[fake_kvm.nr_routes - 1].u.msi.data, 0x42);
+	close(vm.kvm_fd);
+	vm.kvm_fd = vm.vm_fd = -1; /* the fake VM fd: nothing to close */
+	vm__exit(&vm);
+}
+END_TEST
+
 static Suite *vm_suite(void)
 {
 	Suite *s = suite_create("vm");
@@ -180,6 +233,7 @@ static Suite *vm_suite(void)
 	tcase_add_test(tc, errors_name_the_ioctl);
 	tcase_add_test(tc, host_checks);
 	tcase_add_test(tc, msi_routes_and_lines);
+	tcase_add_test(tc, offline_then_attach);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -71,7 +71,7 @@ void vfx__start(bool viommu, const struct vtd_options *opt)
 	fake_vfio__init(vfx.root);
 	vfx.hd = fake_vfio__add_device(BDF);
 	fds_before = count_fds();
-	vfx.vh = vfio_host__create(vfx.vm, vfx.pci, viommu ? vfx.env.vtd : NULL, &fake_vfio.paths, fake_vfio.iommu);
+	vfx.vh = vfio_host__create(vfx.vm, vfx.pci, viommu ? vfx.env.vtd : NULL, fake_vfio.iommu);
 	ck_assert_ptr_nonnull(vfx.vh);
 	vfx.vp = NULL;
 	vfx.pdev = NULL;
@@ -117,9 +117,18 @@ void vfx__stop_clean(void)
 	vfx__stop();
 }
 
+int vfx__create_on(struct vfio_host *h, const char *bdf, struct vfio_pci **out)
+{
+	struct vfio_device d;
+	int ret = vfio__open(&d, bdf, &fake_vfio.paths, vfx.err, sizeof(vfx.err));
+
+	*out = NULL;
+	return ret ? ret : vfio_pci__create(h, &d, out, vfx.err, sizeof(vfx.err));
+}
+
 int vfx__create(void)
 {
-	int ret = vfio_pci__create(vfx.vh, BDF, &vfx.vp, vfx.err, sizeof(vfx.err));
+	int ret = vfx__create_on(vfx.vh, BDF, &vfx.vp);
 
 	if (!ret) {
 		ck_assert_str_eq(vfx.err, "");

@@ -60,6 +60,8 @@ void vfx__stop_clean(void);
 
 /* Create the device at BDF (vfx.vp, vfx.pdev on success; vfx.err); the error code. */
 int vfx__create(void);
+/* As the machine does: vfio__open(@bdf) on the fake host, then vfio_pci__create(@h) into *@out. */
+int vfx__create_on(struct vfio_host *h, const char *bdf, struct vfio_pci **out);
 /* Create it, failing the test if that fails; then give its BARs addresses (as the VMM does before boot). */
 void vfx__create_ok(void);
 
