@@ -111,8 +111,8 @@ unit-asan:
 golden:
 	bash scripts/golden-acpi.sh
 
-# Everything bench/run.sh runs.
-bench-build: $(BIN) guests $(BENCH_BINS)
+# Everything bench/run.sh and bench/guest.sh run: guest.sh may run where there is no make or compiler.
+bench-build: $(BIN) guests $(BENCH_BINS) $(BUILD)/tools/pattern-image
 
 bench: bench-build
 	bash bench/run.sh
