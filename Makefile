@@ -31,7 +31,7 @@ ifeq ($(SAN),1)
   LDFLAGS += $(SAN_FLAGS)
 endif
 
-.PHONY: all run check unit unit-asan guests guest-tests bench clean golden fuzz lab lab-shell help
+.PHONY: all run check unit unit-asan guests guest-tests bench bench-build clean golden fuzz lab lab-shell help
 all: $(BIN)
 
 help:
@@ -69,8 +69,11 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
 
 unit: $(UNIT_BINS)
 
-# Benchmark programs (bench/*.c): host programs linked with the VMM library; `make bench` runs them.
-$(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIB)
+# Benchmark programs (bench/*.c but bench-lib.c, their helpers): host programs linked with the VMM
+# library; `make bench` builds them all (bench-build) and runs bench/run.sh.
+BENCH_HELPERS := bench/bench-lib.c
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(filter-out $(BENCH_HELPERS),$(wildcard bench/*.c)))
+$(BUILD)/bench/%: $(OBJ)/bench/%.o $(BENCH_HELPERS:%.c=$(OBJ)/%.o) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -109,7 +112,10 @@ unit-asan:
 golden:
 	bash scripts/golden-acpi.sh
 
-bench: $(BIN) guests
+# Everything bench/run.sh and bench/guest.sh run: guest.sh may run where there is no make or compiler.
+bench-build: $(BIN) guests $(BENCH_BINS)
+
+bench: bench-build
 	bash bench/run.sh
 
 lab lab-shell:

@@ -5,7 +5,7 @@
  * the cost of domain-, PASID- and page-selective IOTLB invalidation against the number of cached
  * entries (of the invalidated domain, and of another domain). Each figure is the median of 15 runs.
  *
- *   make build/bench/bench_vtd && build/bench/bench_vtd      (bench/Makefile.inc)
+ *   make build/bench/bench_vtd && build/bench/bench_vtd      (bench/run.sh, `make bench`)
  * Targets: hit <= 10 ns, 4-level miss <= 80 ns.
  */
 #include <pthread.h>

@@ -146,7 +146,7 @@ void virtio_blk__destroy(struct virtio_blk *b)
 	d = &b->disk;
 	cpu_ns = virtio__thread_cpu_ns(&b->vdev);
 	virtio__exit_dev(&b->vdev);
-	/* `minivmm -v` prints these; bench/run-virtio.sh reads them. */
+	/* `minivmm -v` prints these; bench/guest.sh reads them. */
 	pr_info("%s: stats: %llu requests (%llu reads, %llu writes, %llu flushes, %llu discards, %llu I/O errors), "
 		"%llu kicks, %llu interrupts, I/O thread %llu ns CPU per request",
 		b->name, (unsigned long long)d->nr_reqs, (unsigned long long)d->nr_read,

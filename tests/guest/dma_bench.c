@@ -1,4 +1,4 @@
-// Tier 2 (and the guest half of bench/run-dma.sh): DMA-engine throughput. The engine copies the same
+// Tier 2 (and a guest half of bench/guest.sh): DMA-engine throughput. The engine copies the same
 // 64 KiB buffer COUNT times, each command rung and polled to its end; the PM timer gives MB/s. With a
 // VT-d unit (--viommu flts) the buffers are mapped at IOVAs far from their guest physical addresses,
 // with 4 KiB pages (pages=2m: one 2 MiB page each) and translation on; without one the engine gets

@@ -1,7 +1,7 @@
 // Tier 2: virtio-blk throughput from a guest program, with a data check on every completion:
 // sequential and random 4 KiB reads, QD requests in flight, polling (no interrupts: MSI-X entries
 // stay masked and used_event points behind), kicks only when avail_event asks for one. Prints
-// "bench: <mode> ..." lines that bench/run-virtio.sh collects. Command line: ms=N per pattern
+// "bench: <mode> ..." lines that bench/guest.sh collects. Command line: ms=N per pattern
 // (default 300), qd=N (default 32), dma=iommu to go through VT-d first-stage tables.
 // TEST-DISK: 16M pattern
 // TEST-ARGS: --disk @DISK@
