@@ -20,6 +20,14 @@ lab_job_budget() {
 	esac
 }
 
+# lab_job_silence NAME: how long the job may print nothing (the L1-frozen watchdog; 0: the default).
+lab_job_silence() {
+	case $1 in
+	bench-guest) echo 900 ;;	# a benchmark's runs print once they are all done
+	*) echo 0 ;;
+	esac
+}
+
 # lab_jobs_build: what the jobs run, built on this host (L1 has no compiler). Returns 1 on failure.
 lab_jobs_build() {
 	local t0=$SECONDS asan=0
@@ -43,6 +51,7 @@ lab_jobs_build() {
 lab_add_src() {
 	local d=$1/lab/src f
 	lab_add_program "$1" /bin/bash /bin/bash
+	lab_add_program "$1" "$(command -v dtc)" /usr/bin/dtc	# the --dump-dtb error cases read the tree
 	mkdir -p "$d/tests/guest" "$d/tests/errors" "$d/scripts" "$d/bench" "$d/build/guest/tests" "$d/build/tools"
 	cp "$LAB_ROOT"/tests/guest/*.c "$LAB_ROOT"/tests/guest/run.sh "$d/tests/guest/"
 	cp "$LAB_ROOT"/tests/errors/*.sh "$d/tests/errors/"
@@ -82,7 +91,7 @@ lab_jobs_split() {
 		for l in "$log" "$log".retry*; do
 			[ -f "$l" ] || continue
 			if grep -aq "^JOB-DONE $j " "$l"; then src=$l; break; fi
-			grep -aq "^JOB-BEGIN $j\$" "$l" && src=$l
+			grep -aqE "^JOB-BEGIN $j[[:space:]]*\$" "$l" && src=$l
 		done
 		if [ -z "$src" ]; then
 			echo "lab-job: $j did not start (${LAB_L1_FAILED:-no L1 ran it})" >"$out/$j.log"

@@ -79,6 +79,7 @@ lab_l1_check() {
 	[ $# -gt 0 ] && budget=$(lab_budget "$@")
 	for j in ${LAB_L1_JOBS:-}; do
 		budget=$((budget + $(lab_job_budget "$j")))
+		[ "$(lab_job_silence "$j")" -gt "$quiet" ] && quiet=$(lab_job_silence "$j")
 		jobs+=${jobs:+,}$j
 	done
 	[ $# = 0 ] && [ -n "$jobs" ] && mode=jobs
