@@ -68,6 +68,7 @@ lab_die() {
 . scripts/lab/initramfs.sh
 . scripts/lab/l1.sh
 . scripts/lab/jobs.sh
+. scripts/lab/bench.sh
 
 # lab_step NAME COMMAND...: run a build step and say how long it took.
 lab_step() {
@@ -173,7 +174,9 @@ lab_summary() {
 	# Retries are part of the result: a flaky lab shows.
 	local r
 	r=$(grep -c '^lab: RETRY \[' "$log")
-	[ "$r" -gt 0 ] && lab_say "$r L2 boot(s) hung and were retried (TCG's emulated SVM; see the RETRY lines)"
+	[ "$r" -gt 0 ] && lab_say "$r L2 boot(s) hung or crashed and were retried (TCG's emulated SVM; see the" \
+		"RETRY lines$(c=$(grep -c '^lab: RETRY \[.*crashed after userspace' "$log"); [ "$c" -gt 0 ] &&
+			echo "; $c crashed after userspace"))"
 	[ "${LAB_L1_RETRIES:-0}" -gt 0 ] &&
 		lab_say "$LAB_L1_RETRIES L1 run(s) died and the checks left without a result ran again (RETRY L1 lines)"
 	echo "$p passed, $f failed$([ $s -gt 0 ] && echo ", $s skipped")"
@@ -259,21 +262,6 @@ lab_check_host() {
 		LAB_MINIVMM=${LAB_MINIVMM_BIN:-minivmm} LAB_VMM=$LAB_VMM LAB_L2_TIMEOUT=$LAB_L2_TIMEOUT \
 		LAB_L2_TRIES=$LAB_L2_TRIES LAB_L2_QUIET=${LAB_L2_QUIET:-0} sh tests/lab/run-checks.sh "${tests[@]}" 2>&1 | tee "$log"
 	lab_summary "$log" "${tests[@]}"
-}
-
-# lab_bench: tests/lab/bench.sh in L1 (minivmm and QEMU as the L2 VMM); its BENCH lines.
-lab_bench() {
-	local log=$LAB_BUILD/logs/l1-bench.log
-	mkdir -p "$LAB_BUILD/logs"
-	lab_minivmm || { echo "BENCH skipped: minivmm does not build"; return 1; }
-	lab_build "$LAB_MINIVMM_BIN"
-	LAB_L1_BENCH=1 lab_l1_check "$log"
-	grep -a '^BENCH' "$log" | tr -d '\r' | sed 's/^BENCH /  /'
-	if ! grep -q '^LAB-L1-DONE' "$log"; then
-		lab_say "the bench run did not finish: ${LAB_L1_FAILED:-L1 died} (log: $log)"
-		return 1
-	fi
-	lab_say "bench log: $log"
 }
 
 # lab_run_jobs: the jobs of LAB_JOBS alone in L1 (retried like the checks when L1 dies). With

@@ -85,7 +85,7 @@ lab_l1_check() {
 	[ $# = 0 ] && [ -n "$jobs" ] && mode=jobs
 	if [ "${LAB_L1_BENCH:-0}" = 1 ]; then
 		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + budget + 2 * runs * LAB_L2_TRIES * (LAB_L2_TIMEOUT + 60) + 120))}
-		lab_l1_argv "lab.mode=bench lab.jobs=$jobs lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.benchruns=$runs lab.benchmib=${LAB_BENCH_MIB:-256} $(lab_env_param)"
+		lab_l1_argv "lab.mode=bench lab.jobs=$jobs lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.benchruns=$runs lab.benchfirst=${LAB_BENCH_FIRST:-1} lab.benchmib=${LAB_BENCH_MIB:-256} $(lab_env_param)"
 	else
 		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + budget + 120))}
 		lab_l1_argv "lab.mode=$mode lab.jobs=$jobs lab.vmm=$LAB_VMM lab.tests=$(echo "$*" | tr ' ' ',') lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.l2quiet=${LAB_L2_QUIET:-0} $(lab_env_param)"

@@ -8,7 +8,7 @@
 #
 # Kernel parameters (from scripts/lab.sh): lab.mode=check|bench|jobs|shell lab.vmm=minivmm|qemu
 # lab.jobs=NAME,NAME
-# lab.tests=NAME,NAME lab.l2timeout=SECONDS lab.tries=N lab.l2quiet=0|1 lab.benchruns=N lab.benchmib=MIB
+# lab.tests=NAME,NAME lab.l2timeout=SECONDS lab.tries=N lab.l2quiet=0|1 lab.benchruns=N lab.benchfirst=N lab.benchmib=MIB
 # lab.env=NAME=VALUE,... (the checks' LAB_BLK_*/LAB_NET_* knobs)
 /bin/busybox --install -s /bin
 export PATH=/lab/bin:/bin:/sbin:/usr/bin:/usr/sbin
@@ -70,7 +70,8 @@ check)
 	echo "LAB-L1-DONE status=$? uptime $(cut -d' ' -f1 /proc/uptime) s"
 	poweroff -f ;;
 bench)
-	LAB_BENCH_RUNS=$(arg benchruns) LAB_BENCH_MIB=$(arg benchmib) sh /lab/tests/bench.sh
+	LAB_BENCH_RUNS=$(arg benchruns) LAB_BENCH_FIRST=$(arg benchfirst) LAB_BENCH_MIB=$(arg benchmib) \
+		sh /lab/tests/bench.sh
 	echo "LAB-L1-DONE status=$? uptime $(cut -d' ' -f1 /proc/uptime) s"
 	poweroff -f ;;
 *)
