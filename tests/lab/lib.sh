@@ -278,9 +278,10 @@ l2_boot() {
 		_last=$(tr -d '\r' <"$_out" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-100)
 		_what="hung (no exit after $_limit s; last console line: '$_last')"
 		_words=$(grep -m 1 -E 'triple fault|error' "$_err" | tr -d '\r' | cut -c1-80)
-		[ "$_why" = crash ] && _what="crashed before userspace after ${L2_SECS} s ($_words; last console line: '$_last')"
-		[ "$_why" = late ] && _what="crashed after userspace, ${L2_SECS} s in (userspace after"
-		[ "$_why" = late ] && _what="$_what $L2_USERSPACE_SECS s; $_words; last console line: '$_last'), once in this check"
+		case $_why in
+		crash) _what="crashed before userspace after ${L2_SECS} s ($_words; last console line: '$_last')" ;;
+		late) _what="crashed after userspace, ${L2_SECS} s in (userspace after $L2_USERSPACE_SECS s; $_words; last console line: '$_last'), once in this check" ;;
+		esac
 		L2_USERSPACE_SECS=""
 		# Keep the hung boot's console and stderr beside the final ones.
 		mv "$_out" "$LAB_WORK/$_n.hang$_try.console"
