@@ -3,8 +3,10 @@
  * of a struct vm without KVM (bench/bench.h), driven through its BAR as the guest half of the tier-2
  * dma_bench does (SRC, DST, LEN, CMD, DOORBELL, then STATUS polled until BUSY clears), copying 4 KiB,
  * 64 KiB and 2 MiB buffers: untranslated, and through the VT-d unit with first-stage tables mapping
- * the buffers with 4 KiB pages and with 2 MiB pages (IOVAs far from the guest physical addresses).
- * Each figure is the median of RUNS runs, the three variants alternating; a ratio is the median of the
+ * the buffers with 4 KiB pages and with 2 MiB pages (IOVAs far from the guest physical addresses),
+ * and through 4 KiB pages again with range translation turned off (the translator without
+ * translate_run: one translation per page, as before runs existed), to show what runs buy.
+ * Each figure is the median of RUNS runs, the variants alternating; a ratio is the median of the
  * runs' ratios (each translated run against the untranslated one just before it, so that the load of
  * other work on the host weighs on both alike). Every variant's first copy is checked byte for byte.
  *
@@ -35,14 +37,16 @@
 #define IOVA_SRC_2M	0x00001234c0000000ULL
 #define IOVA_DST_2M	0x00005678c0000000ULL
 
-enum variant { UNTRANSLATED, PAGES_4K, PAGES_2M, NR_VARIANTS };
+enum variant { UNTRANSLATED, PAGES_4K, PAGES_2M, PAGES_4K_PAGED, NR_VARIANTS };
 
-static const char *const variant_name[] = { "untranslated", "vIOMMU 4 KiB pages", "vIOMMU 2 MiB pages" };
+static const char *const variant_name[] = { "untranslated", "vIOMMU 4 KiB pages", "vIOMMU 2 MiB pages",
+					    "4 KiB, page by page" };
 
 static struct vm *vm;
 static struct pci_host *host;
 static struct dma_engine *eng;
 static const struct dma_translator *tr;
+static struct dma_translator tr_paged;	/* tr without translate_run */
 static uint64_t bar;
 static struct bench_iommu io;
 
@@ -64,10 +68,10 @@ static void wr(unsigned off, uint64_t v, unsigned len)
 /* Program a copy of @size bytes for @v; the registers stay latched for every doorbell after. */
 static void set_copy(enum variant v, uint32_t size)
 {
-	static const uint64_t src[] = { SRC_GPA, IOVA_SRC_4K, IOVA_SRC_2M };
-	static const uint64_t dst[] = { DST_GPA, IOVA_DST_4K, IOVA_DST_2M };
+	static const uint64_t src[] = { SRC_GPA, IOVA_SRC_4K, IOVA_SRC_2M, IOVA_SRC_4K };
+	static const uint64_t dst[] = { DST_GPA, IOVA_DST_4K, IOVA_DST_2M, IOVA_DST_4K };
 
-	pci_host__set_translator(host, v == UNTRANSLATED ? NULL : tr);
+	pci_host__set_translator(host, v == UNTRANSLATED ? NULL : v == PAGES_4K_PAGED ? &tr_paged : tr);
 	wr(DMAE_SRC, src[v], 8);
 	wr(DMAE_DST, dst[v], 8);
 	wr(DMAE_LEN, size, 4);
@@ -140,6 +144,8 @@ static void setup(void)
 	bench_iommu__map(&io, IOVA_DST_2M, DST_GPA, MAX_SIZE, 2 * MiB);
 	bench_iommu__enable(&io);
 	tr = vtd__translator(io.vtd);
+	tr_paged = *tr;
+	tr_paged.translate_run = NULL;
 }
 
 /* The median over the runs of translated / untranslated, each run against the one just before it. */
@@ -158,13 +164,13 @@ int main(void)
 	static const struct { uint32_t size; unsigned n; } sizes[] = {
 		{ 4 * KiB, 4096 }, { 64 * KiB, 1024 }, { 2 * MiB, 64 },
 	};
-	double r[NR_VARIANTS][RUNS], med[NR_VARIANTS], q4k = 0, q2m;
+	double r[NR_VARIANTS][RUNS], med[NR_VARIANTS], q4k = 0, q2m, qpaged;
 
 	setup();
 	printf("dma: DMA engine copies driven through its registers (no KVM), MiB/s, median of %d runs;\n", RUNS);
 	printf("dma: ratio: translated / untranslated, the median over the runs of each against the one before\n");
-	printf("dma:   %-8s %14s %20s %7s %20s %7s\n", "size", variant_name[0], variant_name[1], "ratio",
-	       variant_name[2], "ratio");
+	printf("dma:   %-8s %14s %20s %7s %20s %7s %20s %7s\n", "size", variant_name[0], variant_name[1], "ratio",
+	       variant_name[2], "ratio", variant_name[3], "ratio");
 	for (unsigned k = 0; k < ARRAY_SIZE(sizes); k++) {
 		uint32_t size = sizes[k].size;
 
@@ -175,10 +181,11 @@ int main(void)
 				r[v][i] = run(v, size, sizes[k].n);
 		q4k = ratio(r[PAGES_4K], r[UNTRANSLATED]);
 		q2m = ratio(r[PAGES_2M], r[UNTRANSLATED]);
+		qpaged = ratio(r[PAGES_4K_PAGED], r[UNTRANSLATED]);
 		for (int v = 0; v < NR_VARIANTS; v++)
 			med[v] = bench__median(r[v], RUNS);
-		printf("dma:   %4u KiB %14.0f %20.0f %6.1f%% %20.0f %6.1f%%\n", size / 1024, med[UNTRANSLATED],
-		       med[PAGES_4K], q4k, med[PAGES_2M], q2m);
+		printf("dma:   %4u KiB %14.0f %20.0f %6.1f%% %20.0f %6.1f%% %20.0f %6.1f%%\n", size / 1024,
+		       med[UNTRANSLATED], med[PAGES_4K], q4k, med[PAGES_2M], q2m, med[PAGES_4K_PAGED], qpaged);
 	}
 	/* The last size is 2 MiB. */
 	printf("dma: 2 MiB copies through 4 KiB IOVA pages: %.1f%% of untranslated (issue 13's target: >= 90%%)\n",

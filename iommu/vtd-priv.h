@@ -221,6 +221,8 @@ struct vtd_walk_out {
 	uint64_t flags;		/* VTD_TLB_W/U/D */
 };
 uint8_t vtd_walk__fs(struct vtd *vtd, const struct vtd_walk *w, struct vtd_walk_out *out);
+/* The contiguous run from w->iova whose output continues @gpa: bytes covered, <= @want (vtd-walk.c). */
+uint64_t vtd_walk__run(struct vtd *vtd, const struct vtd_walk *w, uint64_t gpa, uint64_t want);
 
 /* ---- invalidation fan-out to caches and watchers (vtd-watch.c), called with @lock held ---- */
 void vtd_inv__all_locked(struct vtd *vtd);			/* SRTP, TE toggle, reset */

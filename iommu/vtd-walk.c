@@ -39,6 +39,30 @@ static uint64_t rsvd_bits(const struct vtd *vtd, unsigned level, uint64_t pte)
 	}
 }
 
+/*
+ * Set @set in the entry at @p that was read as *@v, by compare-and-swap. If the guest changed only bits
+ * the translation does not depend on, try again on the new value; false if it changed the translation
+ * (or kept the qword busy for MAX_CAS_TRIES): the caller must not use what it read.
+ */
+static bool set_ad(uint64_t *p, uint64_t *v, uint64_t set)
+{
+	uint64_t cur = *v;
+
+	for (unsigned tries = 0; (cur & set) != set; tries++) {
+		if (__atomic_compare_exchange_n(p, &cur, cur | set, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			break;
+		if (((cur ^ *v) & VTD_FS_TRANSLATION) || tries == MAX_CAS_TRIES)
+			return false;
+	}
+	*v = cur | set;
+	return true;
+}
+
+static bool is_leaf(unsigned level, uint64_t pte)
+{
+	return level == 1 || (level <= 3 && (pte & VTD_FS_PS));
+}
+
 uint8_t vtd_walk__fs(struct vtd *vtd, const struct vtd_walk *w, struct vtd_walk_out *out)
 {
 	for (int attempt = 0; attempt < MAX_RESTARTS; attempt++) {
@@ -61,7 +85,7 @@ uint8_t vtd_walk__fs(struct vtd *vtd, const struct vtd_walk *w, struct vtd_walk_
 			us &= !!(v & VTD_FS_US);
 			hva[n] = p;
 			pte[n++] = v;
-			if (level == 1 || (level <= 3 && (v & VTD_FS_PS)))
+			if (is_leaf(level, v))
 				break;
 			table = v & VTD_FS_ADDR;
 			level--;
@@ -81,20 +105,8 @@ uint8_t vtd_walk__fs(struct vtd *vtd, const struct vtd_walk *w, struct vtd_walk_
 		 * guest changed only bits that do not affect the translation (A/D, ignored bits), retry on
 		 * the new value; otherwise walk again.
 		 */
-		for (unsigned i = 0; i < n && !restart; i++) {
-			uint64_t set = VTD_FS_A | (i == n - 1 && w->write ? VTD_FS_D : 0), cur = pte[i];
-
-			for (unsigned tries = 0; (cur & set) != set; tries++) {
-				if (__atomic_compare_exchange_n(hva[i], &cur, cur | set, false, __ATOMIC_SEQ_CST,
-								__ATOMIC_RELAXED))
-					break;
-				if (((cur ^ pte[i]) & VTD_FS_TRANSLATION) || tries == MAX_CAS_TRIES) {
-					restart = true;
-					break;
-				}
-			}
-			pte[i] = cur | set;
-		}
+		for (unsigned i = 0; i < n && !restart; i++)
+			restart = !set_ad(hva[i], &pte[i], VTD_FS_A | (i == n - 1 && w->write ? VTD_FS_D : 0));
 		if (restart)
 			continue;
 
@@ -104,4 +116,73 @@ uint8_t vtd_walk__fs(struct vtd *vtd, const struct vtd_walk *w, struct vtd_walk_
 		return 0;
 	}
 	return VTD_FR_AD_UPDATE;
+}
+
+/*
+ * Range translation: the pages from @w->iova on, while each one translates exactly as vtd_walk__fs()
+ * would and the output continues @gpa. The leaf entries of one table are read in a row, one qword per
+ * page, so a long DMA costs a descent per table rather than an IOTLB probe per page. Each page passes
+ * the walk's checks (present, reserved bits, the AND of U/S and R/W over its levels, the interrupt
+ * range) and gets A (and D for a write) by compare-and-swap before it counts. The entries above the
+ * leaf must already have A: setting it is left to the walk, as is everything that is not plainly
+ * valid, so the run never records a fault. The caller's next translation of the page where the run
+ * stopped does the full walk and reports what is wrong there.
+ *
+ * Returns how many bytes from @w->iova the run covers (at most @want; 0: none). Terminates on any
+ * table contents: each descent is bounded by the levels and covers at least one page or ends the run.
+ */
+uint64_t vtd_walk__run(struct vtd *vtd, const struct vtd_walk *w, uint64_t gpa, uint64_t want)
+{
+	uint64_t done = 0;
+
+	while (done < want) {
+		uint64_t iova = w->iova + done, table = w->fsptptr, *p, v;
+		unsigned level = w->levels, idx;
+		bool rw = true, us = true;
+
+		/* Descend to the table holding the leaf for @iova; the upper entries as the walk checks them. */
+		for (;;) {
+			idx = (iova >> vtd_level_shift(level)) & 0x1FF;
+			p = vtd_qword(vtd, table + idx * 8);
+			if (!p)
+				return done;
+			v = __atomic_load_n(p, __ATOMIC_RELAXED);
+			if (!(v & VTD_FS_P) || (v & rsvd_bits(vtd, level, v)))
+				return done;
+			if (is_leaf(level, v))
+				break;
+			if (!(v & VTD_FS_A))
+				return done;
+			rw &= !!(v & VTD_FS_RW);
+			us &= !!(v & VTD_FS_US);
+			table = v & VTD_FS_ADDR;
+			level--;
+		}
+
+		/* The leaves that follow in this table; a table entry among them means descending again. */
+		for (unsigned shift = vtd_level_shift(level);; ) {
+			uint64_t size = 1ULL << shift, off = iova & (size - 1), out, seg;
+			bool lrw = rw && (v & VTD_FS_RW), lus = us && (v & VTD_FS_US);
+
+			if ((w->user && !lus) || (w->write && !lrw && (w->user || w->wpe)))
+				return done;
+			out = (v & VTD_FS_ADDR & ~(size - 1)) + off;
+			seg = MIN(size - off, want - done);
+			if (out != gpa + done || (out < VTD_INTR_END && out + seg > VTD_INTR_BASE))
+				return done;
+			if (!set_ad(p, &v, VTD_FS_A | (w->write ? VTD_FS_D : 0)))
+				return done;
+			done += seg;
+			iova += seg;
+			if (done == want || ++idx == 512)
+				break;
+			p++;
+			v = __atomic_load_n(p, __ATOMIC_RELAXED);
+			if (!(v & VTD_FS_P) || (v & rsvd_bits(vtd, level, v)))
+				return done;
+			if (!is_leaf(level, v))
+				break;
+		}
+	}
+	return done;
 }

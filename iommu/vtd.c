@@ -236,6 +236,41 @@ static int vtd_translate(void *opaque, uint16_t sid, const struct dma_attrs *att
 	return translate_slow(vtd, inv, sid, attrs, iova, write, gpa, len);
 }
 
+/*
+ * translate_run(): the first page as translate() does it (caches, faults), then the pages after it
+ * straight from the first-stage tables (vtd_walk__run) while their output stays contiguous. Runs stay
+ * in the lower canonical half, so the IOVA never wraps and never becomes non-canonical. They read
+ * the tables, not the IOTLB: a walk is always allowed to see the guest's current entries, and what
+ * the IOTLB would add (entries the guest changed without invalidating yet) only ends a run early.
+ */
+static int vtd_translate_run(void *opaque, uint16_t sid, const struct dma_attrs *attrs, uint64_t iova,
+			     uint64_t want, enum dma_dir dir, uint64_t *gpa, uint64_t *len)
+{
+	struct vtd *vtd = opaque;
+	struct vtd_pasid_snap ps;
+	struct vtd_walk w;
+	uint64_t lim;
+	int ret = vtd_translate(opaque, sid, attrs, iova, dir, gpa, len);
+
+	if (ret || *len >= want)
+		return ret;
+	if (__atomic_load_n(&vtd->mode, __ATOMIC_ACQUIRE) != VTD_MODE_SM ||
+	    !vtd_pc__lookup(&vtd->caches, sid, attrs->has_pasid, attrs->has_pasid ? attrs->pasid : 0, &ps) ||
+	    ps.pgtt != VTD_PGTT_FS)
+		return 0;
+	w.iova = iova + *len;
+	w.fsptptr = ps.fsptptr;
+	w.levels = (ps.flags & VTD_PS_5LVL) ? 5 : 4;
+	w.write = dir == DMA_WRITE;
+	w.user = user_request(attrs, &ps);
+	w.wpe = ps.flags & VTD_PS_WPE;
+	lim = 1ULL << (w.levels == 5 ? 56 : 47);
+	if (w.iova >= lim)
+		return 0;
+	*len += vtd_walk__run(vtd, &w, *gpa + *len, MIN(want - *len, lim - w.iova));
+	return 0;
+}
+
 const struct dma_translator *vtd__translator(struct vtd *vtd)
 {
 	return &vtd->xlate;
@@ -280,6 +315,7 @@ struct vtd *vtd__create(struct guest_mem *mem, const struct vtd_options *opt, vt
 	init_caps(vtd);
 	vtd->id = __atomic_add_fetch(&vtd_next_id, 1, __ATOMIC_RELAXED);
 	vtd->xlate.translate = vtd_translate;
+	vtd->xlate.translate_run = vtd_translate_run;
 	vtd->xlate.opaque = vtd;
 	vtd__reset(vtd);
 	return vtd;

@@ -24,7 +24,11 @@ void *dma__map(struct dma_as *as, const struct dma_attrs *attrs, uint64_t addr, 
 	*contig = 0;
 	if (!len)
 		return NULL;
-	if (as->iommu) {
+	if (as->iommu && as->iommu->translate_run) {
+		if (as->iommu->translate_run(as->iommu->opaque, as->sid, attrs ? attrs : &no_attrs, addr, len, dir,
+					     &gpa, &span))
+			return NULL;
+	} else if (as->iommu) {
 		if (as->iommu->translate(as->iommu->opaque, as->sid, attrs ? attrs : &no_attrs, addr, dir, &gpa,
 					 &span))
 			return NULL;

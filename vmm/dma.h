@@ -3,8 +3,8 @@
  *
  * Each PCI function owns a struct dma_as (its requester ID's address space). With the vIOMMU off, a DMA
  * address is a guest physical address and is only bounds-checked against RAM. With the vIOMMU on, the
- * address is an IOVA and every access is translated by the remapping unit, page by page, with the
- * permission of its direction; a translation fault is recorded by the vIOMMU (fault registers, fault
+ * address is an IOVA and every access is translated by the remapping unit with the permission of its
+ * direction, a contiguous run of pages at a time where the translator offers translate_run(); a translation fault is recorded by the vIOMMU (fault registers, fault
  * event) and the access fails with -EFAULT. MSI writes do not go through here (devices signal MSIs
  * with irq__send_msi / irqfd).
  */
@@ -38,6 +38,13 @@ struct dma_attrs {
 struct dma_translator {
 	int (*translate)(void *opaque, uint16_t sid, const struct dma_attrs *attrs, uint64_t iova,
 			 enum dma_dir dir, uint64_t *gpa_out, uint64_t *len_out);
+	/*
+	 * Optional: as translate(), but *@len_out may reach past the page, up to @want bytes, where the
+	 * following pages translate to the contiguous guest-physical range (a long DMA then costs one call
+	 * per run, not per page). Same faults as translate(): only the first page can fault.
+	 */
+	int (*translate_run)(void *opaque, uint16_t sid, const struct dma_attrs *attrs, uint64_t iova,
+			     uint64_t want, enum dma_dir dir, uint64_t *gpa_out, uint64_t *len_out);
 	void *opaque;
 };
 

@@ -147,13 +147,24 @@ static void dma(struct vtd *vtd, struct input *in)
 	unsigned f = get(in, 1);
 	struct dma_attrs a = { .has_pasid = f & 1, .priv = f & 2, .pasid = get(in, 3) & 0x1FFFFF };
 	uint64_t iova = get(in, 8), buf[8] = { 0 };
-	size_t len = (f >> 4) * 4 + 1;
+	size_t len = (f >> 4) * 4 + 1, want, n;
 	struct dma_as as;
 
 	if (f & 4)
 		iova &= 0x3FFFFF;	/* usually where setup_tables maps something */
 	dma__init_as(&as, &mem, vtd__translator(vtd), sid);
 	dma__rw(&as, &a, iova, buf, len, (f & 8) ? DMA_WRITE : DMA_READ);
+	/* A long mapping (range translation): what it returns must lie in one RAM region. */
+	want = (size_t)get(in, 2) << 12;
+	if (want) {
+		uint8_t *h = dma__map(&as, &a, iova, want, (f & 8) ? DMA_WRITE : DMA_READ, &n);
+		bool inside = !h;
+
+		for (int i = 0; h && i < mem.nr; i++)
+			inside |= h >= mem.r[i].hva && n <= mem.r[i].size && h - mem.r[i].hva <= (ptrdiff_t)(mem.r[i].size - n);
+		if (!inside || n > want)
+			abort();
+	}
 }
 
 /* The status register must agree with the fault records. */

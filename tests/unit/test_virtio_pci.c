@@ -97,7 +97,7 @@ static int tr_translate(void *opaque, uint16_t sid, const struct dma_attrs *attr
 	return 0;
 }
 
-static const struct dma_translator tr = { tr_translate, NULL };
+static const struct dma_translator tr = { .translate = tr_translate };
 
 static void add_echo(bool translated)
 {

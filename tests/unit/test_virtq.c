@@ -44,7 +44,7 @@ static int fake_translate(void *opaque, uint16_t sid, const struct dma_attrs *at
 	return 0;
 }
 
-static const struct dma_translator fake_iommu = { fake_translate, NULL };
+static const struct dma_translator fake_iommu = { .translate = fake_translate };
 
 static void *hva(uint64_t gpa)
 {
