@@ -118,6 +118,7 @@ struct vtd {
 
 	struct vtd_watch *watch;
 	int nr_watch;
+	bool inv_batch;		/* in a queued-invalidation run: watchers' iotlb_flush() waits for its end */
 };
 
 void vtd_lock(struct vtd *vtd);
@@ -231,6 +232,7 @@ void vtd_inv__pasid_cache_locked(struct vtd *vtd, unsigned g, uint16_t did, uint
 void vtd_inv__iotlb_locked(struct vtd *vtd, unsigned g, uint16_t did);
 void vtd_inv__piotlb_locked(struct vtd *vtd, unsigned g, uint16_t did, uint32_t pasid, uint64_t addr,
 			    unsigned am, bool ih);
+void vtd_inv__flush_locked(struct vtd *vtd);		/* watchers send held IOTLB invalidations */
 void vtd_watch__free(struct vtd *vtd);
 
 #endif

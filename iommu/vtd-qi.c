@@ -102,14 +102,19 @@ void vtd_qi__run_locked(struct vtd *vtd)
 	}
 	/* A head left unaligned or beyond the queue by a DW/QS change restarts at the slot it lies in. */
 	head = (head & ~(step - 1)) % size;
+	vtd->inv_batch = true;
 	while (head != tail) {
 		uint64_t d[4] = { 0 };
-		unsigned iqei;
+		unsigned iqei, type;
 
 		if (!vtd_read_qwords(vtd, base + head, d, step / 8)) {
 			vtd_fault__iqe_locked(vtd, VTD_IQEI_FETCH);
 			break;
 		}
+		/* A run of IOTLB invalidations goes to passthrough hosts as one batch (vtd.h: iotlb_flush). */
+		type = VTD_DESC_TYPE(d[0]);
+		if (type != VTD_DESC_IOTLB && type != VTD_DESC_PIOTLB)
+			vtd_inv__flush_locked(vtd);
 		iqei = run_desc(vtd, d);
 		if (iqei) {
 			vtd_fault__iqe_locked(vtd, iqei);
@@ -117,6 +122,8 @@ void vtd_qi__run_locked(struct vtd *vtd)
 		}
 		head = (head + step) % size;
 	}
+	vtd->inv_batch = false;
+	vtd_inv__flush_locked(vtd);
 	vtd_set_reg64(vtd, VTD_IQH_REG, head);
 }
 

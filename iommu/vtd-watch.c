@@ -9,6 +9,8 @@
  *  - IOTLB (type 2 / IOTLB_REG): global or by DID. Page-selective drops the whole DID too: the spec
  *    has type-2 invalidations cover first-stage mappings of the domain wholesale;
  *  - PASID-based IOTLB: by (DID, PASID), or page-selective within it.
+ * IOTLB invalidations reach passthrough devices through iotlb_invalidate(); within a queued run they
+ * may be held and sent as one batch (iotlb_flush(), issue 13.3), never past a wait descriptor.
  * After context/PASID-cache invalidations, SRTP and TE toggles, every watched device's binding is
  * recomputed (through the caches, so an entry the guest changed but did not invalidate stays in
  * effect, as in hardware) and reported if it changed, or if the device failed to follow it last time.
@@ -52,8 +54,17 @@ static void binding_of(struct vtd *vtd, uint16_t sid, struct vtd_binding *b)
 	b->wpe = ps.flags & VTD_PS_WPE;
 }
 
+void vtd_inv__flush_locked(struct vtd *vtd)
+{
+	for (int i = 0; i < vtd->nr_watch; i++)
+		if (vtd->watch[i].ops->iotlb_flush)
+			vtd->watch[i].ops->iotlb_flush(vtd->watch[i].opaque);
+}
+
+/* Held invalidations go first: they are for the stage-1 tables a binding change may replace. */
 static void reevaluate(struct vtd *vtd)
 {
+	vtd_inv__flush_locked(vtd);
 	for (int i = 0; i < vtd->nr_watch; i++) {
 		struct vtd_watch *w = &vtd->watch[i];
 		struct vtd_binding b;
@@ -77,6 +88,8 @@ static void notify_iotlb(struct vtd *vtd, bool any_did, uint16_t did, bool any_p
 		if ((any_did || w->cur.did == did) && (any_pasid || w->cur.pasid == pasid))
 			w->ops->iotlb_invalidate(w->opaque, w->cur.did, w->cur.pasid, addr, npages, leaf);
 	}
+	if (!vtd->inv_batch)
+		vtd_inv__flush_locked(vtd);
 }
 
 void vtd_inv__all_locked(struct vtd *vtd)

@@ -75,6 +75,14 @@ struct vtd_dev_ops {
 	/* [addr, addr + npages * 4 KiB) of (did, pasid); npages = UINT64_MAX (addr 0): everything. */
 	void (*iotlb_invalidate)(void *opaque, uint16_t did, uint32_t pasid, uint64_t addr, uint64_t npages,
 				 bool leaf);
+	/*
+	 * Optional: the invalidations given to iotlb_invalidate() since the last call may have been held
+	 * to be sent together; send them now. The unit calls it after a register-based invalidation, and
+	 * in a queued-invalidation run before a wait descriptor, before any descriptor that is not an
+	 * IOTLB invalidation (binding changes come after it) and at the end of the run; so everything a
+	 * guest waits for has reached the host when its wait completes.
+	 */
+	void (*iotlb_flush)(void *opaque);
 };
 
 /* -EEXIST if @sid is already watched, -ENOMEM. binding_changed() runs once before this returns. */

@@ -171,26 +171,30 @@ int iommufd__alloc_vtd_s1(struct iommufd *ifd, uint32_t dev_id, uint32_t parent_
 	return hwpt_alloc(ifd, &a, hwpt_id);
 }
 
-int iommufd__invalidate_s1(struct iommufd *ifd, uint32_t hwpt_id, uint64_t addr, uint64_t npages, bool leaf)
+struct iommu_hwpt_vtd_s1_invalidate iommufd__s1_inv_entry(uint64_t addr, uint64_t npages, bool leaf)
 {
-	struct iommu_hwpt_vtd_s1_invalidate e = {
+	return (struct iommu_hwpt_vtd_s1_invalidate){
 		.addr = npages == UINT64_MAX ? 0 : addr,
 		.npages = npages,
 		.flags = leaf ? IOMMU_VTD_INV_FLAGS_LEAF : 0,
 	};
+}
+
+int iommufd__invalidate_s1(struct iommufd *ifd, uint32_t hwpt_id, const struct iommu_hwpt_vtd_s1_invalidate *e,
+			   uint32_t *num)
+{
 	struct iommu_hwpt_invalidate inv = {
 		.size = sizeof(inv),
 		.hwpt_id = hwpt_id,
-		.data_uptr = (uintptr_t)&e,
+		.data_uptr = (uintptr_t)e,
 		.data_type = IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
-		.entry_len = sizeof(e),
-		.entry_num = 1,
+		.entry_len = sizeof(*e),
+		.entry_num = *num,
 	};
 	int ret = sys__iommu_hwpt_invalidate(ifd->fd, &inv);
 
-	if (ret < 0)
-		return ret;
-	return inv.entry_num == 1 ? 0 : -EIO;
+	*num = inv.entry_num;
+	return ret < 0 ? ret : 0;
 }
 
 int iommufd__destroy(struct iommufd *ifd, uint32_t id)

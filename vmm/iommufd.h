@@ -9,6 +9,7 @@
 #ifndef MINIVMM_IOMMUFD_H
 #define MINIVMM_IOMMUFD_H
 
+#include <linux/iommufd.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,8 +56,15 @@ struct iommufd_vtd_s1 {
 int iommufd__alloc_vtd_s1(struct iommufd *ifd, uint32_t dev_id, uint32_t parent_id,
 			  const struct iommufd_vtd_s1 *s1, uint32_t *hwpt_id);
 
-/* Invalidate [addr, addr + npages * 4 KiB) of a stage-1 HWPT; npages = UINT64_MAX (addr 0): all. */
-int iommufd__invalidate_s1(struct iommufd *ifd, uint32_t hwpt_id, uint64_t addr, uint64_t npages, bool leaf);
+/* One stage-1 invalidation: [addr, addr + npages * 4 KiB); npages = UINT64_MAX (addr 0): all. */
+struct iommu_hwpt_vtd_s1_invalidate iommufd__s1_inv_entry(uint64_t addr, uint64_t npages, bool leaf);
+/*
+ * The @*num entries at @e in one IOMMU_HWPT_INVALIDATE of a stage-1 HWPT. 0 or -errno; either way
+ * *@num is then how many entries the host processed (the kernel's contract: on a failure, the index
+ * of the entry that failed; the ones after it were not looked at).
+ */
+int iommufd__invalidate_s1(struct iommufd *ifd, uint32_t hwpt_id, const struct iommu_hwpt_vtd_s1_invalidate *e,
+			   uint32_t *num);
 
 int iommufd__destroy(struct iommufd *ifd, uint32_t id);
 

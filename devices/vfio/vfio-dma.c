@@ -14,7 +14,8 @@
  *                         replaces the old one without a window; the old one is destroyed after);
  *   no valid entry     -> detached: the host blocks the device's DMA.
  * PASID-based IOTLB invalidations of the entry's (DID, PASID) go to the stage-1 HWPT
- * (IOMMU_HWPT_INVALIDATE). Caching mode is not needed: the host hardware walks the guest's tables
+ * (IOMMU_HWPT_INVALIDATE), those of one queued-invalidation run in one call (up to VFIO_INV_BATCH
+ * entries; a run's "everything" replaces what it held). Caching mode is not needed: the host hardware walks the guest's tables
  * itself and, like the emulated unit, caches no not-present entries. Faults of the host's first-stage
  * walk are not reported to the guest (no iommufd fault path for VT-d nesting yet; they show in the
  * host's log).
@@ -159,12 +160,15 @@ static int bind_first_stage(struct vfio_pci *vp, const struct vtd_binding *b)
 }
 
 /* vIOMMU callback (its lock held, on the vCPU that programs it). */
+static void iotlb_flush(void *opaque);
+
 static int binding_changed(void *opaque, const struct vtd_binding *b)
 {
 	struct vfio_pci *vp = opaque;
 	struct iommufd *ifd = &vp->host->iommufd;
 	int ret = 0;
 
+	iotlb_flush(vp);	/* held invalidations are for the stage-1 HWPT this may replace */
 	switch (b->kind) {
 	case VTD_BIND_FIRST_STAGE:
 		return bind_first_stage(vp, b);
@@ -186,22 +190,63 @@ static int binding_changed(void *opaque, const struct vtd_binding *b)
 	return ret;
 }
 
+/*
+ * Send the held invalidations to the stage-1 HWPT in one IOMMU_HWPT_INVALIDATE. The kernel stops at
+ * the first entry it refuses and says how many it processed: that entry is logged and the ones after
+ * it are sent again, so one refusal loses no other invalidation. Each round moves past one entry.
+ */
+static void iotlb_flush(void *opaque)
+{
+	struct vfio_pci *vp = opaque;
+	unsigned i = 0, n = vp->nr_inv;
+
+	vp->nr_inv = 0;
+	while (i < n && vp->s1_hwpt) {
+		uint32_t num = n - i;
+		int ret = iommufd__invalidate_s1(&vp->host->iommufd, vp->s1_hwpt, &vp->inv[i], &num);
+		const struct iommu_hwpt_vtd_s1_invalidate *e;
+
+		if (!ret && num == n - i)
+			return;
+		if (!ret)
+			ret = -EIO;	/* fewer processed without an error: what the kernel never does */
+		if (num >= n - i) {
+			pr_err("vfio %s: invalidating the host's first-stage cache (%u entries): %s", vp->dev.bdf,
+			       n - i, strerror(-ret));
+			return;
+		}
+		e = &vp->inv[i + num];
+		if (e->npages == UINT64_MAX)
+			pr_err("vfio %s: invalidating the host's first-stage cache (all of it, entry %u of %u): %s",
+			       vp->dev.bdf, i + num + 1, n, strerror(-ret));
+		else
+			pr_err("vfio %s: invalidating the host's first-stage cache (%#llx + %llu pages, entry %u of %u): %s",
+			       vp->dev.bdf, (unsigned long long)e->addr, (unsigned long long)e->npages, i + num + 1,
+			       n, strerror(-ret));
+		i += num + 1;
+	}
+}
+
+/* Held until iotlb_flush(): the unit calls it before the guest's wait descriptor completes. */
 static void iotlb_invalidate(void *opaque, uint16_t did, uint32_t pasid, uint64_t addr, uint64_t npages, bool leaf)
 {
 	struct vfio_pci *vp = opaque;
-	int ret;
 
 	if (!vp->s1_hwpt)
 		return;
-	ret = iommufd__invalidate_s1(&vp->host->iommufd, vp->s1_hwpt, addr, npages, leaf);
-	if (ret)
-		pr_err("vfio %s: invalidating the host's first-stage cache (DID %u, %#llx + %llu pages): %s",
-		       vp->dev.bdf, did, (unsigned long long)addr, (unsigned long long)npages, strerror(-ret));
+	if (npages == UINT64_MAX)
+		vp->nr_inv = 0;		/* everything: what was held is covered */
+	else if (vp->nr_inv && vp->inv[vp->nr_inv - 1].npages == UINT64_MAX)
+		return;			/* ...and so is what comes after it in the batch */
+	if (vp->nr_inv == VFIO_INV_BATCH)
+		iotlb_flush(vp);
+	vp->inv[vp->nr_inv++] = iommufd__s1_inv_entry(addr, npages, leaf);
 }
 
 static const struct vtd_dev_ops vfio_vtd_ops = {
 	.binding_changed = binding_changed,
 	.iotlb_invalidate = iotlb_invalidate,
+	.iotlb_flush = iotlb_flush,
 };
 
 int vfio_dma__join_viommu(struct vfio_pci *vp, char *err, size_t n)

@@ -56,6 +56,10 @@ struct vfio_pci {
 	uint32_t attached;		/* IOAS or HWPT the device is attached to, 0 = detached (blocked) */
 	bool watched;
 	bool bind_failed;		/* the last stage-1 bind failed (logged once) */
+	/* Stage-1 invalidations held for one IOMMU_HWPT_INVALIDATE (vtd.h: iotlb_flush). */
+#define VFIO_INV_BATCH	32
+	struct iommu_hwpt_vtd_s1_invalidate inv[VFIO_INV_BATCH];
+	unsigned nr_inv;
 
 	/* Interrupts (vfio-irq.c). */
 	pthread_mutex_t irq_lock;

@@ -117,6 +117,8 @@ void fake_vfio__init(const char *root)
 	fake_vfio.fail_req = 0;
 	fake_vfio.fail_errno = 0;
 	fake_vfio.fail_skip = fake_vfio.fail_times = 0;
+	fake_vfio.inv_refuse_addr = 0;
+	fake_vfio.inv_refuse_errno = 0;
 	/* Chain in front of whatever is installed (the fake KVM), once. */
 	if (sys__ioctl_fn != fake_vfio__ioctl)
 		fake_vfio.next = sys__ioctl_fn;
@@ -517,8 +519,9 @@ static int iommu_ioctl(unsigned long req, void *arg, struct fake_vfio_call *c)
 
 		c->name = "IOMMU_HWPT_INVALIDATE";
 		c->a.inv = *inv;
-		if (inv->entry_num && inv->data_uptr && inv->entry_len >= sizeof(c->inv_entry))
-			memcpy(&c->inv_entry, (void *)(uintptr_t)inv->data_uptr, sizeof(c->inv_entry));
+		if (inv->data_uptr && inv->entry_len == sizeof(c->inv_entry[0]))
+			memcpy(c->inv_entry, (void *)(uintptr_t)inv->data_uptr,
+			       MIN(inv->entry_num, FAKE_VFIO_MAX_INV) * sizeof(c->inv_entry[0]));
 		NEED(inv->size >= 32, EINVAL);
 		o = obj_of(inv->hwpt_id);
 		NEED(o, ENOENT);
@@ -531,6 +534,11 @@ static int iommu_ioctl(unsigned long req, void *arg, struct fake_vfio_call *c)
 			    (e->npages == UINT64_MAX && e->addr)) {
 				inv->entry_num = i;
 				return e->addr & 0xfff || e->npages == UINT64_MAX ? -EINVAL : -EOPNOTSUPP;
+			}
+			if (fake_vfio.inv_refuse_errno && e->addr == fake_vfio.inv_refuse_addr) {
+				inv->entry_num = i;
+				c->a.inv = *inv;
+				return -fake_vfio.inv_refuse_errno;
 			}
 		}
 		c->a.inv = *inv;
@@ -771,6 +779,8 @@ int fake_vfio__ioctl(int fd, unsigned long req, void *arg)
 	} else if (fake_vfio.fail_req == req) {
 		/* An injected failure: nothing happens, as when the kernel refuses. */
 		record_input(c, req, arg);
+		if (req == IOMMU_HWPT_INVALIDATE)
+			((struct iommu_hwpt_invalidate *)arg)->entry_num = 0;	/* none processed */
 		ret = -fake_vfio.fail_errno;
 		if (fake_vfio.fail_times && !--fake_vfio.fail_times)
 			fake_vfio.fail_req = 0;
@@ -784,7 +794,9 @@ int fake_vfio__ioctl(int fd, unsigned long req, void *arg)
 		ret = dev_ioctl(&fake_vfio.devs[kind], req, arg, c);
 	else
 		ret = -ENOTTY;
-	if (ret < 0 && req != VFIO_DEVICE_GET_REGION_INFO && req != VFIO_DEVICE_GET_IRQ_INFO)
+	/* An entry refused on the test's request (inv_refuse_*) is an injected failure too. */
+	if (ret < 0 && req != VFIO_DEVICE_GET_REGION_INFO && req != VFIO_DEVICE_GET_IRQ_INFO &&
+	    !(req == IOMMU_HWPT_INVALIDATE && fake_vfio.inv_refuse_errno && ret == -fake_vfio.inv_refuse_errno))
 		fake_vfio.nrefused++;	/* asking what the device has is allowed to fail */
 out:
 	if (!c->name)

@@ -37,6 +37,7 @@
 
 #define FAKE_VFIO_MAX_DEVS	4
 #define FAKE_VFIO_MAX_CALLS	1024
+#define FAKE_VFIO_MAX_INV	32	/* HWPT_INVALIDATE entries recorded per call */
 #define FAKE_VFIO_MAX_OBJS	256
 #define FAKE_VFIO_MAX_FDS	64	/* SET_IRQS eventfds kept per record */
 #define FAKE_VFIO_PATH		512
@@ -108,7 +109,7 @@ struct fake_vfio_call {
 		struct kvm_device_attr dev_attr;
 	} a;				/* the argument as the caller passed it (outputs filled in) */
 	struct iommu_hwpt_vtd_s1 s1;			/* HWPT_ALLOC with VTD_S1 data */
-	struct iommu_hwpt_vtd_s1_invalidate inv_entry;	/* HWPT_INVALIDATE: the first entry */
+	struct iommu_hwpt_vtd_s1_invalidate inv_entry[FAKE_VFIO_MAX_INV];	/* HWPT_INVALIDATE: the entries */
 	int32_t irq_fds[FAKE_VFIO_MAX_FDS];		/* SET_IRQS with DATA_EVENTFD */
 	int32_t attr_fd;				/* KVM_SET_DEVICE_ATTR: the descriptor added */
 };
@@ -146,6 +147,9 @@ struct fake_vfio {
 	int fail_errno;
 	unsigned fail_skip;		/* ... after this many calls of it went through */
 	unsigned fail_times;		/* ... this many times (0: every time) */
+	/* HWPT_INVALIDATE refuses an entry with this addr (if inv_refuse_errno), as the kernel stops at a bad one. */
+	uint64_t inv_refuse_addr;
+	int inv_refuse_errno;
 
 	int (*next)(int fd, unsigned long req, void *arg);	/* the fake KVM */
 };

@@ -302,9 +302,9 @@ static void expect_inv(int from, uint32_t hwpt, uint64_t addr, uint64_t npages, 
 	ck_assert_uint_eq(c->a.inv.data_type, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1);
 	ck_assert_uint_eq(c->a.inv.entry_len, sizeof(struct iommu_hwpt_vtd_s1_invalidate));
 	ck_assert_uint_eq(c->a.inv.entry_num, 1);
-	ck_assert_uint_eq(c->inv_entry.addr, addr);
-	ck_assert_uint_eq(c->inv_entry.npages, npages);
-	ck_assert_uint_eq(c->inv_entry.flags, flags);
+	ck_assert_uint_eq(c->inv_entry[0].addr, addr);
+	ck_assert_uint_eq(c->inv_entry[0].npages, npages);
+	ck_assert_uint_eq(c->inv_entry[0].flags, flags);
 	ck_assert_int_eq(fake_vfio__find(IOMMU_HWPT_INVALIDATE, i + 1), -1);
 }
 
@@ -560,6 +560,180 @@ START_TEST(bind_invalidate_fails)
 }
 END_TEST
 
+/* ---- batched host invalidation (issue 13.3): one IOMMU_HWPT_INVALIDATE per queued run ---- */
+
+#define PIOTLB_PAGE	(VTD_DESC_PIOTLB | VTD_PIOTLB_G_PAGE << 4 | (uint64_t)DID << 16)
+
+/* A bound device with QI on; its stage-1 HWPT. */
+static uint32_t batch_setup(void)
+{
+	uint64_t fs;
+	int at;
+
+	vfx__create_ok();
+	fs = vtd_env__fs_domain(&vfx.env, SID, 0, DID);
+	vtd_env__enable(&vfx.env);
+	vtd_env__qi_enable(&vfx.env);
+	return expect_s1(EXPECT(IOMMU_HWPT_ALLOC, 0) + 1, fs, 0, &at);
+}
+
+/* Put a wait descriptor with a status write and return where the status lands (set to 1 now). */
+static uint32_t *put_wait(void)
+{
+	uint64_t page = vtd_env__page(&vfx.env);
+	uint32_t *p = guest_mem__hva(&vfx.env.mem, page, 4);
+
+	*p = 1;
+	vtd_env__qi_put(&vfx.env, VTD_DESC_WAIT | VTD_WAIT_SW | 2ULL << 32, page);
+	return p;
+}
+
+/* The HWPT_INVALIDATE at or after @from: on @hwpt, @num entries asked for, answered with @err. */
+static const struct fake_vfio_call *expect_batch(int from, uint32_t hwpt, unsigned num, int err, int *at)
+{
+	int i = EXPECT(IOMMU_HWPT_INVALIDATE, from);
+	const struct fake_vfio_call *c = vfx__call(i);
+
+	ck_assert_int_eq(c->err, err);
+	ck_assert_uint_eq(c->a.inv.hwpt_id, hwpt);
+	ck_assert_uint_eq(c->a.inv.entry_len, sizeof(struct iommu_hwpt_vtd_s1_invalidate));
+	if (!err)
+		ck_assert_uint_eq(c->a.inv.entry_num, num);
+	for (unsigned k = 0; k < num; k++)
+		ck_assert_uint_ne(c->inv_entry[k].npages, 0);
+	*at = i;
+	return c;
+}
+
+/* Three page-selective invalidations and a wait in one run: one call, three entries, before the wait. */
+START_TEST(batch_one_call_per_run)
+{
+	uint32_t s1 = batch_setup(), *status;
+	const struct fake_vfio_call *c;
+	int n = fake_vfio.ncalls, at;
+
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x1000);
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x8000 | 1 | VTD_DESC_IH);
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x20000);
+	status = put_wait();
+	vtd_env__qi_kick(&vfx.env);
+	ck_assert_uint_eq(*status, 2);
+	c = expect_batch(n, s1, 3, 0, &at);
+	ck_assert_uint_eq(c->inv_entry[0].addr, 0x1000);
+	ck_assert_uint_eq(c->inv_entry[0].npages, 1);
+	ck_assert_uint_eq(c->inv_entry[1].addr, 0x8000);
+	ck_assert_uint_eq(c->inv_entry[1].npages, 2);
+	ck_assert_uint_eq(c->inv_entry[1].flags, IOMMU_VTD_INV_FLAGS_LEAF);
+	ck_assert_uint_eq(c->inv_entry[2].addr, 0x20000);
+	ck_assert_int_eq(fake_vfio__find(IOMMU_HWPT_INVALIDATE, at + 1), -1);
+}
+END_TEST
+
+/* A wait descriptor ends a batch: what the guest waits for reached the host before its status write. */
+START_TEST(batch_ends_at_wait)
+{
+	uint32_t s1 = batch_setup(), *status;
+	const struct fake_vfio_call *c;
+	int n = fake_vfio.ncalls, at;
+
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x1000);
+	status = put_wait();
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x2000);
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x3000);
+	vtd_env__qi_kick(&vfx.env);
+	ck_assert_uint_eq(*status, 2);
+	c = expect_batch(n, s1, 1, 0, &at);
+	ck_assert_uint_eq(c->inv_entry[0].addr, 0x1000);
+	c = expect_batch(at + 1, s1, 2, 0, &at);
+	ck_assert_uint_eq(c->inv_entry[0].addr, 0x2000);
+	ck_assert_uint_eq(c->inv_entry[1].addr, 0x3000);
+	ck_assert_int_eq(fake_vfio__find(IOMMU_HWPT_INVALIDATE, at + 1), -1);
+}
+END_TEST
+
+/* A whole-PASID invalidation covers the pages held before it and after it in the run. */
+START_TEST(batch_everything_covers_pages)
+{
+	uint32_t s1 = batch_setup();
+	const struct fake_vfio_call *c;
+	int n = fake_vfio.ncalls, at;
+
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x1000);
+	vtd_env__qi_put(&vfx.env, VTD_DESC_PIOTLB | VTD_PIOTLB_G_PASID << 4 | (uint64_t)DID << 16, 0);
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x2000);
+	vtd_env__qi_kick(&vfx.env);
+	c = expect_batch(n, s1, 1, 0, &at);
+	ck_assert_uint_eq(c->inv_entry[0].addr, 0);
+	ck_assert_uint_eq(c->inv_entry[0].npages, UINT64_MAX);
+	ck_assert_int_eq(fake_vfio__find(IOMMU_HWPT_INVALIDATE, at + 1), -1);
+}
+END_TEST
+
+/*
+ * The host refuses the second of three entries (it processed one): that one is logged, the third is
+ * sent again on its own, and the guest's queue and binding are untouched.
+ */
+START_TEST(batch_partial_failure)
+{
+	uint32_t s1 = batch_setup(), *status;
+	const struct fake_vfio_call *c;
+	int n = fake_vfio.ncalls, at;
+
+	fake_vfio.inv_refuse_addr = 0x8000;
+	fake_vfio.inv_refuse_errno = EINVAL;
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x1000);
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x8000);
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x20000);
+	status = put_wait();
+	vtd_env__qi_kick(&vfx.env);
+	ck_assert_uint_eq(*status, 2);
+	c = expect_batch(n, s1, 3, EINVAL, &at);
+	ck_assert_uint_eq(c->a.inv.entry_num, 1);	/* the kernel's count: entry 1 done, entry 2 refused */
+	c = expect_batch(at + 1, s1, 1, 0, &at);
+	ck_assert_uint_eq(c->inv_entry[0].addr, 0x20000);
+	ck_assert_int_eq(fake_vfio__find(IOMMU_HWPT_INVALIDATE, at + 1), -1);
+	ck_assert_uint_eq(vfx.hd->attached, s1);
+	ck_assert_uint_eq(vtd_env__rd(&vfx.env, VTD_FSTS_REG, 4), 0);
+}
+END_TEST
+
+/* More than a batch holds: sent as it fills, nothing lost, in order. */
+START_TEST(batch_overflow)
+{
+	uint32_t s1 = batch_setup();
+	const struct fake_vfio_call *c;
+	int n = fake_vfio.ncalls, at;
+
+	for (unsigned k = 0; k < 40; k++)
+		vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x100000 + k * 0x1000);
+	vtd_env__qi_kick(&vfx.env);
+	c = expect_batch(n, s1, 32, 0, &at);
+	ck_assert_uint_eq(c->inv_entry[31].addr, 0x100000 + 31 * 0x1000);
+	c = expect_batch(at + 1, s1, 8, 0, &at);
+	ck_assert_uint_eq(c->inv_entry[0].addr, 0x100000 + 32 * 0x1000);
+	ck_assert_uint_eq(c->inv_entry[7].addr, 0x100000 + 39 * 0x1000);
+	ck_assert_int_eq(fake_vfio__find(IOMMU_HWPT_INVALIDATE, at + 1), -1);
+}
+END_TEST
+
+/* Held invalidations reach the old stage-1 HWPT before a PASID-cache invalidation replaces it. */
+START_TEST(batch_sent_before_rebind)
+{
+	uint32_t s1 = batch_setup();
+	uint64_t *pe = vtd_env__pasid_entry(&vfx.env, SID, 0);
+	int n = fake_vfio.ncalls, at, alloc;
+
+	pe[2] = vtd_env__page(&vfx.env);
+	vtd_env__qi_put(&vfx.env, PIOTLB_PAGE, 0x1000);
+	vtd_env__qi_put(&vfx.env, VTD_DESC_PC | VTD_PC_G_PASID << 4 | (uint64_t)DID << 16, 0);
+	vtd_env__qi_kick(&vfx.env);
+	expect_batch(n, s1, 1, 0, &at);
+	alloc = EXPECT(IOMMU_HWPT_ALLOC, n);
+	ck_assert_int_lt(at, alloc);
+	ck_assert_uint_ne(vfx.hd->attached, s1);
+}
+END_TEST
+
 /* ================================================================================================ */
 
 static Suite *vfio_nest_suite(void)
@@ -586,6 +760,12 @@ static Suite *vfio_nest_suite(void)
 	tcase_add_test(tc, bind_s1_alloc_fails);
 	tcase_add_test(tc, bind_s1_attach_fails);
 	tcase_add_test(tc, bind_invalidate_fails);
+	tcase_add_test(tc, batch_one_call_per_run);
+	tcase_add_test(tc, batch_ends_at_wait);
+	tcase_add_test(tc, batch_everything_covers_pages);
+	tcase_add_test(tc, batch_partial_failure);
+	tcase_add_test(tc, batch_overflow);
+	tcase_add_test(tc, batch_sent_before_rebind);
 	return s;
 }
 

@@ -196,7 +196,7 @@ void vtd_env__qi_enable(struct vtd_env *e)
 	ck_assert_uint_eq(vtd_env__rd(e, VTD_GSTS_REG, 4) & VTD_GSTS_QIES, VTD_GSTS_QIES);
 }
 
-void vtd_env__qi_submit(struct vtd_env *e, uint64_t q0, uint64_t q1)
+void vtd_env__qi_put(struct vtd_env *e, uint64_t q0, uint64_t q1)
 {
 	uint64_t *d = vtd_env__q(e, e->iq + e->iq_tail * 32);
 
@@ -204,7 +204,17 @@ void vtd_env__qi_submit(struct vtd_env *e, uint64_t q0, uint64_t q1)
 	d[1] = q1;
 	d[2] = d[3] = 0;
 	e->iq_tail = (e->iq_tail + 1) % 128;
+}
+
+void vtd_env__qi_kick(struct vtd_env *e)
+{
 	vtd_env__wr(e, VTD_IQT_REG, e->iq_tail * 32, 8);
+}
+
+void vtd_env__qi_submit(struct vtd_env *e, uint64_t q0, uint64_t q1)
+{
+	vtd_env__qi_put(e, q0, q1);
+	vtd_env__qi_kick(e);
 }
 
 bool vtd_env__qi_wait(struct vtd_env *e)

@@ -78,6 +78,9 @@ int vtd_env__take_fault(struct vtd_env *e);
 /* Queued invalidation: 256-bit descriptors in a one-page queue. submit() writes it and moves IQT. */
 void vtd_env__qi_enable(struct vtd_env *e);
 void vtd_env__qi_submit(struct vtd_env *e, uint64_t q0, uint64_t q1);
+/* The same in two steps: put() writes descriptors, kick() moves IQT past all of them (one run). */
+void vtd_env__qi_put(struct vtd_env *e, uint64_t q0, uint64_t q1);
+void vtd_env__qi_kick(struct vtd_env *e);
 /* A wait descriptor with status write; returns true if the status arrived. */
 bool vtd_env__qi_wait(struct vtd_env *e);
 
