@@ -63,7 +63,7 @@ $(OBJ)/embedded_guest.o: $(GDEF_ELF)
 $(BIN): $(OBJ)/machine/main.o $(OBJ)/embedded_guest.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(OBJ)/embedded_guest.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 

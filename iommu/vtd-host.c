@@ -70,6 +70,26 @@ int vtd__check_host_iommu(struct vtd *vtd, const struct vtd_host_iommu *h, char 
 	return 0;
 }
 
+void vtd__describe_host_iommu(const struct vtd_host_iommu *h, char *buf, size_t n)
+{
+	uint64_t c = h->cap, e = h->ecap;
+
+	if (h->type != IOMMU_HW_INFO_TYPE_INTEL_VTD) {
+		snprintf(buf, n, "IOMMU type %u (not Intel VT-d)", h->type);
+		return;
+	}
+	snprintf(buf, n,
+		 "Intel VT-d\n"
+		 "CAP  %#018llx: MGAW %u, SAGAW%s%s%s, FS1GP %d, FS5LP %d, CM %d, PSI %d, ESRTPS %d\n"
+		 "ECAP %#018llx: SMTS %d, NEST %d, FSTS %d, SSTS %d, PT %d, SRS %d, SMPWC %d, PASID %d (PSS %u), QI %d, C %d",
+		 (unsigned long long)c, VTD_CAP_MGAW_OF(c), (c & BIT(8)) ? " 30" : "", (c & VTD_CAP_SAGAW_39) ? " 39" : "",
+		 (c & VTD_CAP_SAGAW_48) ? " 48" : "", !!(c & VTD_CAP_FS1GP), !!(c & VTD_CAP_FS5LP), !!(c & VTD_CAP_CM),
+		 !!(c & VTD_CAP_PSI), !!(c & VTD_CAP_ESRTPS), (unsigned long long)e, !!(e & VTD_ECAP_SMTS),
+		 !!(e & VTD_ECAP_NEST), !!(e & VTD_ECAP_FSTS), !!(e & VTD_ECAP_SSTS), !!(e & VTD_ECAP_PT),
+		 !!(e & VTD_ECAP_SRS), !!(e & VTD_ECAP_SMPWC), !!(e & VTD_ECAP_PASID), (unsigned)((e >> 35) & 0x1f) + 1,
+		 !!(e & VTD_ECAP_QI), !!(e & VTD_ECAP_C));
+}
+
 int vtd__set_host_iommu_device(struct vtd *vtd, uint16_t sid, const struct vtd_host_iommu *host,
 			       const struct vtd_dev_ops *ops, void *opaque, char *err, size_t n)
 {

@@ -113,6 +113,11 @@ struct vtd_host_iommu {
  * covering the unit's.
  */
 int vtd__check_host_iommu(struct vtd *vtd, const struct vtd_host_iommu *host, char *err, size_t errlen);
+/*
+ * The host IOMMU in words, for `minivmm probe -v`: its type and, for VT-d, the CAP/ECAP fields the
+ * checks above read (one line each: "CAP 0x...: MGAW 48, SAGAW 39/48, FS1GP 1, FS5LP 0, ...").
+ */
+void vtd__describe_host_iommu(const struct vtd_host_iommu *host, char *buf, size_t n);
 int vtd__set_host_iommu_device(struct vtd *vtd, uint16_t sid, const struct vtd_host_iommu *host,
 			       const struct vtd_dev_ops *ops, void *opaque, char *err, size_t errlen);
 

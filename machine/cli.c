@@ -254,18 +254,59 @@ static const struct cli_option options[] = {
 	{ "verbose", NULL, "more messages (repeat for debug)", opt_verbose },
 };
 
-void cli__usage(FILE *out)
+/* The options `minivmm probe` takes: those that change what a launch does with a --vfio device. */
+static bool probe_option(const struct cli_option *o)
 {
-	fprintf(out, "usage: minivmm [options]\n\n");
+	return o->parse == opt_mem || o->parse == opt_viommu || o->parse == opt_verbose;
+}
+
+static void usage_options(FILE *out, bool probe)
+{
 	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
 		char left[64];
+
+		if (probe && !probe_option(&options[i]))
+			continue;
 		snprintf(left, sizeof(left), "--%s%s%s", options[i].name, options[i].arg ? " " : "",
 			 options[i].arg ? options[i].arg : "");
 		fprintf(out, "  %-36s %s\n", left, options[i].help);
 	}
+}
+
+void cli__usage(FILE *out)
+{
+	fprintf(out, "usage: minivmm [options]\n       minivmm probe [--viommu MODE] [--mem SIZE] [-v] BDF...\n\n");
+	usage_options(out, false);
 	fprintf(out, "  %-36s %s\n  %-36s %s\n", "--help", "this text", "--version", "print the version");
 	fprintf(out, "\nExit status: 0 guest powered off, 1 VMM error, 2 bad arguments or images,\n"
 		     "3 guest reset, 4 guest crash (triple fault); guest programs may exit with their own code.\n");
+}
+
+static void probe_usage(FILE *out)
+{
+	fprintf(out, "usage: minivmm probe [options] BDF...\n\n"
+		     "Opens each host PCI function as a launch with --vfio BDF and these options would (iommufd,\n"
+		     "VFIO cdev, bind, the nesting parent and the vIOMMU's host checks with --viommu flts, guest\n"
+		     "RAM mapped for DMA), without creating a VM, undoes it, and prints one line per function.\n\n");
+	usage_options(out, true);
+	fprintf(out, "  %-36s %s\n", "--help", "this text");
+	fprintf(out, "\nExit status: 0 every function is usable, 1 one is not, 2 bad arguments.\n");
+}
+
+/* A positional argument of `minivmm probe`: a BDF, once. */
+static int probe_bdf(struct vmm_config *c, const char *a, char *e, size_t n)
+{
+	char bdf[VMM_BDF_LEN];
+
+	if (c->nprobe >= VMM_MAX_PROBE)
+		return fail(e, n, "probe: at most %d functions at once", VMM_MAX_PROBE);
+	if (vfio__parse_bdf(a, bdf))
+		return fail(e, n, "probe: '%s' is not a PCI address (DDDD:BB:DD.F or BB:DD.F)", a);
+	for (int i = 0; i < c->nprobe; i++)
+		if (!strcmp(c->probe_bdf[i], bdf))
+			return fail(e, n, "probe: %s is given twice", bdf);
+	strcpy(c->probe_bdf[c->nprobe++], bdf);
+	return 0;
 }
 
 static void config_defaults(struct vmm_config *cfg)
@@ -276,19 +317,32 @@ static void config_defaults(struct vmm_config *cfg)
 	cfg->serial = SERIAL_STDIO;
 	cfg->viommu.fs1gp = true;
 	cfg->kvm_dev = "/dev/kvm";
+	cfg->vfio_paths = &vfio__host_paths;
+	cfg->iommu_path = "/dev/iommu";
 }
 
 enum cli_result cli__parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen, FILE *out)
 {
+	bool probe = argc > 1 && !strcmp(argv[1], "probe");
+
 	config_defaults(cfg);
-	for (int i = 1; i < argc; i++) {
+	if (probe) {
+		cfg->probe = true;
+		cfg->serial = SERIAL_NONE;
+	}
+	for (int i = probe ? 2 : 1; i < argc; i++) {
 		const char *a = argv[i], *val = NULL, *eq;
 		const struct cli_option *o = NULL;
 		size_t len;
 
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			cli__usage(out);
+			probe ? probe_usage(out) : cli__usage(out);
 			return CLI_EXIT;
+		}
+		if (probe && strncmp(a, "-", 1)) {
+			if (probe_bdf(cfg, a, err, errlen))
+				return CLI_ERROR;
+			continue;
 		}
 		if (!strcmp(a, "--version")) {
 			fprintf(out, "minivmm %s\n", MINIVMM_VERSION);
@@ -306,8 +360,9 @@ enum cli_result cli__parse(int argc, char **argv, struct vmm_config *cfg, char *
 		for (size_t k = 0; k < ARRAY_SIZE(options); k++)
 			if (strlen(options[k].name) == len && !strncmp(options[k].name, a, len))
 				o = &options[k];
-		if (!o) {
-			fail(err, errlen, "unknown option '--%.*s' (see --help)", (int)len, a);
+		if (!o || (probe && !probe_option(o))) {
+			fail(err, errlen, "%sunknown option '--%.*s' (see %s--help)", probe ? "probe: " : "", (int)len, a,
+			     probe ? "minivmm probe " : "");
 			return CLI_ERROR;
 		}
 		if (o->arg) {
@@ -325,6 +380,10 @@ enum cli_result cli__parse(int argc, char **argv, struct vmm_config *cfg, char *
 		}
 		if (o->parse(cfg, val, err, errlen))
 			return CLI_ERROR;
+	}
+	if (probe && !cfg->nprobe) {
+		fail(err, errlen, "probe: which PCI functions? (minivmm probe [--viommu MODE] BDF...)");
+		return CLI_ERROR;
 	}
 	if (cfg->initrd && !cfg->kernel) {
 		fail(err, errlen, "--initrd needs --kernel");

@@ -62,12 +62,12 @@ static int machine__vfio_init(struct machine *m)
 
 	if (!m->cfg->nvfio)
 		return 0;
-	m->vfio_host = vfio_host__create(&m->vm, m->pci, m->vtd, "/dev/iommu");
+	m->vfio_host = vfio_host__create(&m->vm, m->pci, m->vtd, m->cfg->iommu_path);
 	if (!m->vfio_host)
 		return VMM_EXIT_ERROR;
 	for (int i = 0; i < m->cfg->nvfio; i++) {
 		if (vfio_pci__create(m->vfio_host, &m->vfio_dev[i], &m->vfio[i], err, sizeof(err))) {
-			pr_err("%s", err);
+			machine__device_error(m, err);
 			return VMM_EXIT_ERROR;
 		}
 	}

@@ -135,14 +135,21 @@ static int machine__read_images(const struct vmm_config *cfg, struct image *kern
 	return cfg->initrd ? load_file("initrd", cfg->initrd, initrd) : 0;
 }
 
+void machine__device_error(struct machine *m, const char *err)
+{
+	snprintf(m->device_err, sizeof(m->device_err), "%s", err);
+	if (!m->cfg->probe)
+		pr_err("%s", err);
+}
+
 /* --vfio: the sysfs checks (no such device, not bound to vfio-pci) and the cdev; no VM needed. */
 static int machine__open_vfio(struct machine *m)
 {
 	char err[512];
 
 	for (int i = 0; i < m->cfg->nvfio; i++) {
-		if (vfio__open(&m->vfio_dev[i], m->cfg->vfio[i], &vfio__host_paths, err, sizeof(err))) {
-			pr_err("%s", err);
+		if (vfio__open(&m->vfio_dev[i], m->cfg->vfio[i], m->cfg->vfio_paths, err, sizeof(err))) {
+			machine__device_error(m, err);
 			return VMM_EXIT_ERROR;	/* the host cannot do it, as for the later VFIO steps */
 		}
 	}
@@ -152,10 +159,12 @@ static int machine__open_vfio(struct machine *m)
 /*
  * A run needs KVM. --dump-dtb does not: with a usable /dev/kvm it builds the machine as a run does
  * (the same host checks and objects, KVM-VFIO included), without one it stays offline (vmm/vm.h),
- * which builds the same devices and so the same device tree.
+ * which builds the same devices and so the same device tree. A probe never creates a VM.
  */
 static bool machine__needs_kvm(const struct machine *m)
 {
+	if (m->cfg->probe)
+		return false;
 	return !m->cfg->dump_dtb || !access(m->cfg->kvm_dev, R_OK | W_OK);
 }
 
@@ -173,14 +182,16 @@ static int machine__build(struct machine *m, const struct image *kernel, const s
 	m->vm.owner = m;
 	m->vm.stop = machine__stop;
 	ret = machine__open_vfio(m);
-	/* --dump-dtb does not boot: its image is not loaded (nor checked), as before. */
-	if (!ret && !cfg->dump_dtb)
+	/* --dump-dtb and probe do not boot: the image is not loaded (nor checked). */
+	if (!ret && !cfg->dump_dtb && !cfg->probe)
 		ret = machine__load(m, kernel, initrd);
 	if (ret)
 		return ret;
 	if (machine__needs_kvm(m) && vm__attach_kvm(&m->vm, cfg->kvm_dev))
 		return VMM_EXIT_ERROR;
 	ret = machine_devices__init(m);
+	if (!ret && cfg->probe)
+		return -1;	/* every device came up: what a probe asks */
 	if (!ret)
 		ret = machine__build_tables(m);
 	if (ret)

@@ -45,6 +45,7 @@ struct machine {
 	int serial_fd;			/* where COM1 output goes, -1 for none */
 	int dump_fd;			/* --dump-dtb FILE, -1 without */
 	bool dump_created;		/* FILE did not exist: removed again if the build fails */
+	char device_err[512];		/* the last device's refusal, as printed (or, for a probe, not) */
 	int input_wake;			/* eventfd: console can take input again, or the input thread must end */
 
 	pthread_mutex_t lock;		/* protects the stop state below */
@@ -57,10 +58,13 @@ struct machine {
 /*
  * Build everything. Returns 0, or the exit status to use (VMM_EXIT_USAGE for bad images or sizes,
  * VMM_EXIT_ERROR for host failures) after printing one line that says why, or -1 when --dump-dtb
- * has written the device tree. Nothing runs yet. What needs no VM (images, output files, --vfio
- * devices) is checked before /dev/kvm is opened; --dump-dtb needs no /dev/kvm at all.
+ * has written the device tree (or, for a probe, when every device came up). Nothing runs yet. What needs
+ * no VM (images, output files, --vfio devices) is checked before /dev/kvm is opened; --dump-dtb needs
+ * no /dev/kvm at all, a probe never opens it.
  */
 int machine__init(struct machine *m, const struct vmm_config *cfg);
+/* A device could not be set up: remember @err for machine.device_err and print it (not for a probe). */
+void machine__device_error(struct machine *m, const char *err);
 /* Run until the guest stops the machine; returns the exit status. */
 int machine__run(struct machine *m);
 void machine__exit(struct machine *m);

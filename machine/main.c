@@ -6,6 +6,7 @@
 #include "machine/cli.h"
 #include "vmm/log.h"
 #include "machine/machine.h"
+#include "machine/probe.h"
 
 int main(int argc, char **argv)
 {
@@ -24,6 +25,11 @@ int main(int argc, char **argv)
 		return VMM_EXIT_USAGE;
 	case CLI_RUN:
 		break;
+	}
+	if (cfg.probe) {
+		if (cfg.verbose)
+			log__level = cfg.verbose > 1 ? LOG_DEBUG : LOG_INFO;
+		return probe__run(&cfg, stdout);
 	}
 	ret = machine__init(&m, &cfg);
 	if (ret == -1)		/* --dump-dtb: written, nothing to run */

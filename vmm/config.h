@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct vfio_paths;
+
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
 struct viommu_config {
@@ -18,6 +20,7 @@ struct viommu_config {
 #define VMM_MAX_NICS 4
 #define VMM_PATH_MAX 4096
 #define VMM_MAX_VFIO 4
+#define VMM_MAX_PROBE 32	/* BDFs of one `minivmm probe` */
 #define VMM_BDF_LEN 13		/* "0000:00:04.0" and its NUL (VFIO_BDF_LEN) */
 #define VMM_IFNAME_MAX 16	/* IFNAMSIZ, terminating NUL included */
 
@@ -60,6 +63,14 @@ struct vmm_config {
 	const char *dump_dtb;
 	const char *kvm_dev;	/* "/dev/kvm" */
 	int verbose;
+
+	/* `minivmm probe BDF...`: build each device as a launch would, without a VM, and say if it works. */
+	bool probe;
+	char probe_bdf[VMM_MAX_PROBE][VMM_BDF_LEN];
+	int nprobe;
+	/* Where the host's sysfs, /dev and /dev/iommu are (tests point them at a fake host). */
+	const struct vfio_paths *vfio_paths;
+	const char *iommu_path;
 };
 
 #endif

@@ -230,6 +230,27 @@ fail_close:
 	return ret;
 }
 
+int vfio_pci__host_iommu(const char *bdf, const struct vfio_paths *paths, const char *iommu_path,
+			 struct iommufd_hw_info *hw, char *err, size_t n)
+{
+	struct vfio_host h = { .iommu_path = iommu_path, .iommufd.fd = -1, .kvm_vfio_fd = -1 };
+	struct vfio_device d = { .fd = -1, .kvm_vfio_fd = -1 };
+	int ret = vfio__open(&d, bdf, paths, err, n);
+
+	if (!ret)
+		ret = open_iommufd(&h, bdf, err, n);
+	if (!ret)
+		ret = vfio__bind(&d, h.iommufd.fd, -1, &h.kvm_vfio_fd, err, n);
+	if (!ret) {
+		ret = iommufd__hw_info(&h.iommufd, d.dev_id, hw);
+		if (ret)
+			errmsg(err, n, ret, "vfio %s: IOMMU_GET_HW_INFO: %s", bdf, strerror(-ret));
+	}
+	vfio__close(&d);
+	iommufd__close(&h.iommufd);
+	return ret;
+}
+
 void vfio_pci__reset(struct vfio_pci *vp)
 {
 	int ret = vfio__reset(&vp->dev);

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "vmm/iommufd.h"
 #include "vmm/vfio.h"
 
 struct vm;
@@ -39,6 +40,12 @@ void vfio_host__destroy(struct vfio_host *h);
  */
 int vfio_pci__create(struct vfio_host *h, struct vfio_device *dev, struct vfio_pci **out, char *err, size_t errlen);
 void vfio_pci__destroy(struct vfio_pci *vp);
+/*
+ * What iommufd says of the IOMMU in front of host function @bdf, without a VM (`minivmm probe -v`):
+ * opens and binds the device on its own iommufd, asks (IOMMU_GET_HW_INFO), closes both.
+ */
+int vfio_pci__host_iommu(const char *bdf, const struct vfio_paths *paths, const char *iommu_path,
+			 struct iommufd_hw_info *hw, char *err, size_t errlen);
 /* Function-level reset of the host device (machine reset). */
 void vfio_pci__reset(struct vfio_pci *vp);
 

@@ -18,6 +18,34 @@ cat >"$T/fake-vmm" <<'EOF'
 #!/bin/sh
 # The fake VMM: takes minivmm's or QEMU's arguments, prints $FAKE_CONSOLE, exits with $FAKE_RC.
 disks="" console="" cmdline="" viommu=off vfio=""
+why="host IOMMU incompatible with --viommu flts: no nested translation (VT-d ECAP.NEST=0; IOMMU_HWPT_ALLOC(NEST_PARENT): Operation not supported)"
+# minivmm probe [-v] [--mem M] --viommu V BDF. FAKE_PROBE: right, lies (flts usable), other (another
+# reason than the launch's), offbad (off not usable), quiet (-v shows no ECAP).
+if [ "$1" = probe ]; then
+	shift
+	pv=off pb="" pverb=0
+	while [ $# -gt 0 ]; do
+		case $1 in --viommu) pv=$2; shift ;; --mem) shift ;; -v) pverb=1 ;; *) pb=$1 ;; esac
+		shift
+	done
+	mode=${FAKE_PROBE:-right}
+	if [ "$pv" = off ]; then
+		[ "$mode" = offbad ] && { echo "$pb: not usable with --viommu off: mapping guest RAM for DMA: IOMMU_IOAS_MAP: Cannot allocate memory"; exit 1; }
+		echo "$pb: usable with --viommu off"
+		exit 0
+	fi
+	case $mode in
+	lies) echo "$pb: usable with --viommu flts"; exit 0 ;;
+	other) echo "$pb: not usable with --viommu flts: IOMMU_HWPT_ALLOC: Operation not supported" ;;
+	*) echo "$pb: not usable with --viommu flts: $why" ;;
+	esac
+	if [ $pverb = 1 ] && [ "$mode" != quiet ]; then
+		echo "  host IOMMU: Intel VT-d"
+		echo "  CAP  0x00d2008c22260286: MGAW 48, SAGAW 39 48, FS1GP 1, FS5LP 0, CM 1, PSI 1, ESRTPS 0"
+		echo "  ECAP 0x0000880000f00f5a: SMTS 1, NEST 0, FSTS 1, SSTS 1, PT 1, SRS 0, SMPWC 0, PASID 1 (PSS 20), QI 1, C 0"
+	fi
+	exit 1
+fi
 while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) disks="$disks ${2%%,*}"; shift ;;
@@ -33,7 +61,6 @@ done
 # right answer), accept (runs the guest), hang, crash (SIGSEGV), vague (status 1, another message),
 # usage (status 2).
 if [ "$viommu" = flts ] && [ -n "$vfio" ]; then
-	why="host IOMMU incompatible with --viommu flts: no nested translation (VT-d ECAP.NEST=0; IOMMU_HWPT_ALLOC(NEST_PARENT): Operation not supported)"
 	case ${FAKE_FLTS:-refuse} in
 	refuse) echo "minivmm: vfio $vfio: $why" >&2; exit 1 ;;
 	hang) exec sleep 1000 ;;
@@ -389,6 +416,10 @@ case_ flts-hang passthrough fail 0 '' FAKE_FLTS=hang
 case_ flts-crash passthrough fail 0 '' FAKE_FLTS=crash
 case_ flts-vague passthrough fail 0 '' FAKE_FLTS=vague
 case_ flts-status passthrough fail 0 '' FAKE_FLTS=usage
+case_ probe-lies passthrough fail 0 '' FAKE_PROBE=lies
+case_ probe-other-reason passthrough fail 0 '' FAKE_PROBE=other
+case_ probe-off-refused passthrough fail 0 '' FAKE_PROBE=offbad
+case_ probe-no-ecap passthrough fail 0 '' FAKE_PROBE=quiet
 # A guest that triple-faults before userspace (minivmm's status 4): retried like a hang, printed, and a
 # failure when it repeats; one that crashes after reaching userspace is retried once per check.
 case_ crash-repeats passthrough fail 4 '/^@@/d'

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -562,7 +563,7 @@ static int iommu_ioctl(unsigned long req, void *arg, struct fake_vfio_call *c)
 	}
 }
 
-static int dev_ioctl(struct fake_vfio_dev *d, unsigned long req, void *arg, struct fake_vfio_call *c)
+static int dev_ioctl(struct fake_vfio_dev *d, int fd, unsigned long req, void *arg, struct fake_vfio_call *c)
 {
 	switch (req) {
 	case VFIO_DEVICE_BIND_IOMMUFD: {
@@ -574,7 +575,15 @@ static int dev_ioctl(struct fake_vfio_dev *d, unsigned long req, void *arg, stru
 		NEED(b->argsz >= 16 && !b->flags, EINVAL);
 		NEED(!fstat(b->iommufd, &st), EBADF);
 		NEED(st.st_dev == fake_vfio.iommu_st_dev && st.st_ino == fake_vfio.iommu_st_ino, EBADF);
+		/*
+		 * Closing the cdev unbinds it in the kernel; the fake cannot see close(), so each binding
+		 * holds a shared flock on its open file: if no other open file holds one any more, the one
+		 * that was bound is closed (a probe, then a launch, bind the same device in turn).
+		 */
+		if (d->bound && !flock(fd, LOCK_EX | LOCK_NB))
+			d->bound = false;
 		NEED(!d->bound, EINVAL);
+		flock(fd, LOCK_SH);
 		d->bound = true;
 		d->dev_id = fake_vfio.next_id++;
 		d->attached = 0;
@@ -791,7 +800,7 @@ int fake_vfio__ioctl(int fd, unsigned long req, void *arg)
 	else if (kind == FAKE_FD_IOMMU)
 		ret = iommu_ioctl(req, arg, c);
 	else if (kind >= 0)
-		ret = dev_ioctl(&fake_vfio.devs[kind], req, arg, c);
+		ret = dev_ioctl(&fake_vfio.devs[kind], fd, req, arg, c);
 	else
 		ret = -ENOTTY;
 	/* An entry refused on the test's request (inv_refuse_*) is an injected failure too. */
