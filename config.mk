@@ -7,7 +7,7 @@ CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -
 OPT       ?= -O2 -g
 CFLAGS    ?= $(OPT)
 CFLAGS    += $(CFLAGS_BASE) -DMINIVMM_VERSION=\"$(VERSION)\"
-LDLIBS    := -lfdt -pthread
+LDLIBS    := -lfdt -luring -pthread
 CHECK_LIBS := -lcheck -lsubunit -lm -lrt -pthread
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

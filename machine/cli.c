@@ -138,8 +138,23 @@ static int opt_disk(struct vmm_config *c, const char *a, char *e, size_t n)
 			d->readonly = true;
 		else if (item_is(item, len, "direct"))
 			d->direct = true;
-		else
-			return fail(e, n, "--disk: unknown option '%.*s' (PATH takes readonly, direct)", (int)len, item);
+		else if (item_is(item, len, "aio=io_uring"))
+			d->aio = DISK_AIO_IO_URING;
+		else if (item_is(item, len, "aio=threads"))
+			d->aio = DISK_AIO_THREADS;
+		else if (len > 7 && !strncmp(item, "queues=", 7)) {
+			char num[8] = { 0 }, *end;
+			unsigned long q;
+
+			memcpy(num, item + 7, MIN(len - 7, sizeof(num) - 1));
+			q = strtoul(num, &end, 10);
+			if (len - 7 >= sizeof(num) || *end || q < 1 || q > VMM_MAX_DISK_QUEUES)
+				return fail(e, n, "--disk: queues=%.*s: want 1 to %d", (int)(len - 7), item + 7,
+					    VMM_MAX_DISK_QUEUES);
+			d->queues = q;
+		} else
+			return fail(e, n, "--disk: unknown option '%.*s' (PATH takes readonly, direct, aio=io_uring|threads, "
+				    "queues=N)", (int)len, item);
 	}
 	c->ndisks++;
 	return 0;
@@ -244,7 +259,7 @@ static const struct cli_option options[] = {
 	{ "cpus", "N", "number of vCPUs (default 1)", opt_cpus },
 	{ "serial", "stdio|file:PATH|none", "where COM1 goes (default stdio)", opt_serial },
 	{ "viommu", "off|flts[,fs1gp=on|off]", "virtual VT-d, first-stage translation (default off)", opt_viommu },
-	{ "disk", "PATH[,readonly][,direct]", "virtio-blk on a raw image or block device (repeatable)", opt_disk },
+	{ "disk", "PATH[,readonly][,direct][,aio=..][,queues=N]", "virtio-blk on a raw image or block device (repeatable)", opt_disk },
 	{ "net", "tap=NAME[,mac=MAC]", "virtio-net on host tap NAME, created if missing (repeatable)", opt_net },
 	{ "rng", NULL, "virtio-rng, fed from the host's getrandom()", opt_rng },
 	{ "console", "pty|file:PATH|stdio", "virtio-console (hvc0); stdio only without --serial stdio", opt_console },

@@ -6,6 +6,7 @@
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "vmm/log.h"
+#include "vmm/util.h"
 #include "machine/machine.h"
 
 /*
@@ -26,7 +27,12 @@ int machine_virtio__init(struct machine *m)
 
 	devs.m = m;
 	for (int i = 0; i < cfg->ndisks; i++) {
-		devs.blk[i] = virtio_blk__create(m->pci, &cfg->disks[i], i);
+		struct disk_config d = cfg->disks[i];
+
+		/* A request queue per vCPU by default, as QEMU and Cloud Hypervisor do. */
+		if (!d.queues)
+			d.queues = MIN((unsigned)cfg->ncpus, VMM_MAX_DISK_QUEUES);
+		devs.blk[i] = virtio_blk__create(m->pci, &d, i);
 		if (!devs.blk[i])
 			return VMM_EXIT_USAGE;
 	}

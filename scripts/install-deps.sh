@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # busybox-static: the tier-1 lab selftest plays L2's HTTP transfers with its httpd and wget.
-BASE_PKGS="build-essential pkg-config libfdt-dev check acpica-tools device-tree-compiler clang busybox-static"
+BASE_PKGS="build-essential pkg-config libfdt-dev liburing-dev check acpica-tools device-tree-compiler clang busybox-static"
 # The nested lab (scripts/lab.sh): busybox for the L1/L2 initramfs, kmod (depmod) for their module
 # indexes, cpio, xz, and gcc-12: the compiler Debian built the bookworm 6.12 kernels with, which the
 # out-of-tree iommufd/vfio build must use. QEMU 10 comes from backports below. The kernel image,

@@ -17,6 +17,7 @@ struct viommu_config {
 #define VMM_MAX_CPUS 64
 #define VMM_DEFAULT_MEM (256ULL << 20)
 #define VMM_MAX_DISKS 8
+#define VMM_MAX_DISK_QUEUES 8	/* VIRTIO_MAX_QUEUES */
 #define VMM_MAX_NICS 4
 #define VMM_PATH_MAX 4096
 #define VMM_MAX_VFIO 4
@@ -24,11 +25,16 @@ struct viommu_config {
 #define VMM_BDF_LEN 13		/* "0000:00:04.0" and its NUL (VFIO_BDF_LEN) */
 #define VMM_IFNAME_MAX 16	/* IFNAMSIZ, terminating NUL included */
 
-/* --disk PATH[,readonly][,direct]: a virtio-blk device on a raw image file or block device. */
+/* How virtio-blk does its I/O: io_uring where the host allows it, else a thread pool. */
+enum disk_aio { DISK_AIO_AUTO, DISK_AIO_IO_URING, DISK_AIO_THREADS };
+
+/* --disk PATH[,readonly][,direct][,aio=io_uring|threads][,queues=N]: virtio-blk on a raw image or block device. */
 struct disk_config {
 	char path[VMM_PATH_MAX];
 	bool readonly;
 	bool direct;		/* O_DIRECT: bypass the host page cache */
+	enum disk_aio aio;
+	unsigned queues;	/* request queues (VIRTIO_BLK_F_MQ); 0: one per vCPU */
 };
 
 /* --net tap=NAME[,mac=..]: a virtio-net device on a host tap interface. */

@@ -152,41 +152,70 @@ static bool range_ok_sectors(const struct virtio_blk_disk *d, uint64_t sector, u
 	return sector <= d->size / VIRTIO_BLK_SECTOR && bytes <= d->size - sector * VIRTIO_BLK_SECTOR;
 }
 
-/* Read or write @len bytes of data at @src_off in @src (the request's readable or writable part). */
-static uint8_t do_rw(struct virtio_blk_disk *d, const struct iovec *src, unsigned nsrc, size_t src_off,
-		     uint64_t len, uint64_t sector, bool write)
+/* The data part of @io's request, sliced into io->iov from byte @skip on (READ: the writable part). */
+static unsigned slice_data(const struct virtio_blk_io *io, uint64_t skip, struct iovec *out)
 {
-	unsigned n;
-	int ret;
+	const struct virtq_req *req = io->req;
 
-	if (len % VIRTIO_BLK_SECTOR || !range_ok_sectors(d, sector, len))
-		return VIRTIO_BLK_S_IOERR;
-	if (write && d->readonly)
-		return VIRTIO_BLK_S_IOERR;	/* §5.2.6.2: and no data is written */
-	n = iov__slice(src, nsrc, src_off, len, d->scratch, VIRTQ_MAX_IOV);
-	if (d->direct && !iov_aligned(d->scratch, n))
-		ret = -EINVAL;
-	else
-		ret = rw_all(d->fd, d->scratch, n, sector * VIRTIO_BLK_SECTOR, write);
+	if (io->op == VIRTIO_BLK_OP_READ)
+		return iov__slice(virtq__in_iov(req), req->nin, skip, io->len - skip, out, VIRTQ_MAX_IOV);
+	return iov__slice(req->iov, req->nout, HDR_SIZE + skip, io->len - skip, out, VIRTQ_MAX_IOV);
+}
+
+/*
+ * The status of a read or write whose I/O gave @res (bytes, or -errno). Whatever the engine left
+ * undone is done here, synchronously: the rest of a short transfer, or the whole request through the
+ * bounce buffer when O_DIRECT refused the guest's buffers (EINVAL: not aligned as the file system
+ * wants).
+ */
+static uint8_t rw_status(struct virtio_blk_disk *d, struct virtio_blk_io *io, int64_t res)
+{
+	bool write = io->op == VIRTIO_BLK_OP_WRITE;
+	int ret = res < 0 ? (int)res : 0;
+	unsigned n;
+
 	if (ret == -EINVAL && d->direct) {
-		/*
-		 * O_DIRECT wants sector-aligned buffers (some file systems more than that): the whole request
-		 * goes through the aligned bounce buffer instead.
-		 */
-		n = iov__slice(src, nsrc, src_off, len, d->scratch, VIRTQ_MAX_IOV);
-		ret = rw_bounce(d, d->scratch, n, sector * VIRTIO_BLK_SECTOR, len, write);
+		n = slice_data(io, 0, io->iov);
+		ret = rw_bounce(d, io->iov, n, io->off, io->len, write);
 		d->nr_bounced++;
+	} else if (!ret && (uint64_t)res < io->len) {
+		n = slice_data(io, res, io->iov);
+		ret = rw_all(d->fd, io->iov, n, io->off + res, write);
 	}
 	if (ret)
 		return VIRTIO_BLK_S_IOERR;
 	if (write) {
 		d->nr_write++;
-		d->bytes_written += len;
+		d->bytes_written += io->len;
 	} else {
 		d->nr_read++;
-		d->bytes_read += len;
+		d->bytes_read += io->len;
 	}
 	return VIRTIO_BLK_S_OK;
+}
+
+/* A read or write of @len bytes at @sector: checked, sliced, left to the engine or done here. */
+static void prep_rw(struct virtio_blk_disk *d, struct virtio_blk_io *io, enum virtio_blk_op op, uint64_t len,
+		    uint64_t sector, struct iovec *scratch)
+{
+	if (len % VIRTIO_BLK_SECTOR || !range_ok_sectors(d, sector, len) ||
+	    (op == VIRTIO_BLK_OP_WRITE && d->readonly)) {
+		io->status = VIRTIO_BLK_S_IOERR;	/* §5.2.6.2: and no data is written */
+		return;
+	}
+	io->op = op;
+	io->off = sector * VIRTIO_BLK_SECTOR;
+	io->len = len;
+	io->iov = scratch;
+	io->niov = slice_data(io, 0, scratch);
+	/* O_DIRECT wants sector-aligned buffers; one SQE or preadv takes at most IOV_MAX: these, here. */
+	if ((d->direct && !iov_aligned(scratch, io->niov)) || io->niov > IOV_MAX || !len) {
+		int64_t res = d->direct && !iov_aligned(scratch, io->niov) ? -EINVAL : virtio_blk__execute(d, io);
+
+		io->status = rw_status(d, io, res);
+		io->written = op == VIRTIO_BLK_OP_READ && io->status == VIRTIO_BLK_S_OK ? len : 0;
+		io->op = VIRTIO_BLK_OP_DONE;
+	}
 }
 
 static int write_zeroes(struct virtio_blk_disk *d, uint64_t off, uint64_t len, bool unmap)
@@ -245,19 +274,23 @@ static uint8_t do_discard(struct virtio_blk_disk *d, const struct virtq_req *req
 	return VIRTIO_BLK_S_OK;
 }
 
-int64_t virtio_blk__handle(struct virtio_blk_disk *d, const struct virtq_req *req, char *err, size_t errlen)
+int virtio_blk__prepare(struct virtio_blk_disk *d, const struct virtq_req *req, struct virtio_blk_io *io,
+			struct iovec *scratch, char *err, size_t errlen)
 {
 	const struct iovec *in = virtq__in_iov(req);
 	struct virtio_blk_outhdr hdr;
 	uint64_t data_in, sector;
-	uint32_t type, written = 0;
-	uint8_t status;
+	uint32_t type;
 
 	if (req->out_len < HDR_SIZE || req->in_len < 1) {
 		snprintf(err, errlen, "request at head %u has %llu header bytes and %llu status bytes", req->head,
 			 (unsigned long long)req->out_len, (unsigned long long)req->in_len);
 		return -EIO;
 	}
+	memset(io, 0, sizeof(*io));
+	io->req = req;
+	io->op = VIRTIO_BLK_OP_DONE;
+	io->status = VIRTIO_BLK_S_OK;
 	d->nr_reqs++;
 	iov__to_buf(req->iov, req->nout, 0, &hdr, HDR_SIZE);
 	type = le32toh(hdr.type);
@@ -266,31 +299,74 @@ int64_t virtio_blk__handle(struct virtio_blk_disk *d, const struct virtq_req *re
 
 	switch (type) {
 	case VIRTIO_BLK_T_IN:
-		status = do_rw(d, in, req->nin, 0, data_in, sector, false);
-		if (status == VIRTIO_BLK_S_OK)
-			written = data_in;
+		prep_rw(d, io, VIRTIO_BLK_OP_READ, data_in, sector, scratch);
 		break;
 	case VIRTIO_BLK_T_OUT:
-		status = do_rw(d, req->iov, req->nout, HDR_SIZE, req->out_len - HDR_SIZE, sector, true);
+		prep_rw(d, io, VIRTIO_BLK_OP_WRITE, req->out_len - HDR_SIZE, sector, scratch);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		d->nr_flush++;
-		status = d->readonly || !fsync(d->fd) ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+		if (!d->readonly)
+			io->op = VIRTIO_BLK_OP_FLUSH;
 		break;
 	case VIRTIO_BLK_T_GET_ID:
-		written = iov__from_buf(in, req->nin, 0, d->serial, MIN(data_in, sizeof(d->serial)));
-		status = VIRTIO_BLK_S_OK;
+		io->written = iov__from_buf(in, req->nin, 0, d->serial, MIN(data_in, sizeof(d->serial)));
 		break;
 	case VIRTIO_BLK_T_DISCARD:
 	case VIRTIO_BLK_T_WRITE_ZEROES:
-		status = do_discard(d, req, type);
+		io->status = do_discard(d, req, type);
 		break;
 	default:
-		status = VIRTIO_BLK_S_UNSUPP;
+		io->status = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
-	if (status == VIRTIO_BLK_S_IOERR)
+	return 0;
+}
+
+int64_t virtio_blk__execute(const struct virtio_blk_disk *d, struct virtio_blk_io *io)
+{
+	int ret;
+
+	switch (io->op) {
+	case VIRTIO_BLK_OP_READ:
+	case VIRTIO_BLK_OP_WRITE:
+		ret = rw_all(d->fd, io->iov, io->niov, io->off, io->op == VIRTIO_BLK_OP_WRITE);
+		return ret ? ret : (int64_t)io->len;
+	case VIRTIO_BLK_OP_FLUSH:
+		return fsync(d->fd) ? -errno : 0;
+	default:
+		return 0;
+	}
+}
+
+int64_t virtio_blk__finish(struct virtio_blk_disk *d, struct virtio_blk_io *io, int64_t res)
+{
+	const struct virtq_req *req = io->req;
+	uint64_t data_in = req->in_len - 1;
+
+	switch (io->op) {
+	case VIRTIO_BLK_OP_READ:
+	case VIRTIO_BLK_OP_WRITE:
+		io->status = rw_status(d, io, res);
+		io->written = io->op == VIRTIO_BLK_OP_READ && io->status == VIRTIO_BLK_S_OK ? io->len : 0;
+		break;
+	case VIRTIO_BLK_OP_FLUSH:
+		io->status = res < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+		break;
+	case VIRTIO_BLK_OP_DONE:
+		break;
+	}
+	if (io->status == VIRTIO_BLK_S_IOERR)
 		d->nr_ioerr++;
-	iov__from_buf(in, req->nin, data_in, &status, 1);
-	return (int64_t)written + 1;
+	iov__from_buf(virtq__in_iov(req), req->nin, data_in, &io->status, 1);
+	return (int64_t)io->written + 1;
+}
+
+int64_t virtio_blk__handle(struct virtio_blk_disk *d, const struct virtq_req *req, char *err, size_t errlen)
+{
+	struct virtio_blk_io io;
+
+	if (virtio_blk__prepare(d, req, &io, d->scratch, err, errlen))
+		return -EIO;
+	return virtio_blk__finish(d, &io, io.op == VIRTIO_BLK_OP_DONE ? 0 : virtio_blk__execute(d, &io));
 }

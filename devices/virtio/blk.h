@@ -52,9 +52,40 @@ void virtio_blk__disk_close(struct virtio_blk_disk *d);
 /*
  * Carry out the request in @req (a popped chain whose buffers are mapped) and write its status byte.
  * Returns the used length (bytes written to the device-writable part), or -EIO if the chain cannot
- * carry a request (no header, no status byte) with a reason in @err.
+ * carry a request (no header, no status byte) with a reason in @err. Synchronous: prepare, execute
+ * and finish below, in one go.
  */
 int64_t virtio_blk__handle(struct virtio_blk_disk *d, const struct virtq_req *req, char *err, size_t errlen);
+
+/*
+ * The same in three steps, for asynchronous I/O (blk-aio.c). prepare() reads the header and checks
+ * the request; what needs no host I/O, or is rare (GET_ID, DISCARD, WRITE_ZEROES, a refusal, an
+ * O_DIRECT request with unaligned buffers) it answers at once (VIRTIO_BLK_OP_DONE). What remains is
+ * a read, a write or a flush, whose result (bytes transferred, or -errno) finish() turns into the
+ * status byte; execute() is that I/O done synchronously. prepare() and finish() run on the device's
+ * I/O thread, execute() on any thread.
+ */
+enum virtio_blk_op { VIRTIO_BLK_OP_DONE, VIRTIO_BLK_OP_READ, VIRTIO_BLK_OP_WRITE, VIRTIO_BLK_OP_FLUSH };
+
+struct virtio_blk_io {
+	const struct virtq_req *req;
+	enum virtio_blk_op op;
+	uint8_t status;		/* OP_DONE: the answer */
+	uint32_t written;	/* OP_DONE: device-writable data bytes */
+	uint64_t off, len;	/* READ/WRITE: byte offset in the image and length */
+	struct iovec *iov;	/* READ/WRITE: the data buffers (in the caller's scratch array) */
+	unsigned niov;
+	int64_t res;		/* the engine's result: bytes transferred, or -errno */
+	struct virtio_blk_io *next;	/* the engine's lists */
+};
+
+/* 0, or -EIO with @err when the chain cannot carry a request. @scratch: VIRTQ_MAX_IOV entries. */
+int virtio_blk__prepare(struct virtio_blk_disk *d, const struct virtq_req *req, struct virtio_blk_io *io,
+			struct iovec *scratch, char *err, size_t errlen);
+/* READ/WRITE/FLUSH, blocking: bytes transferred (len for a flush), or -errno. Modifies io->iov. */
+int64_t virtio_blk__execute(const struct virtio_blk_disk *d, struct virtio_blk_io *io);
+/* Write the status byte for result @res; the used length. A short transfer is completed here. */
+int64_t virtio_blk__finish(struct virtio_blk_disk *d, struct virtio_blk_io *io, int64_t res);
 
 struct virtio_blk;
 /* A virtio-blk function on @host for @cfg, named virtio-blk@index. NULL after printing why. */

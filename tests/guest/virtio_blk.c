@@ -13,6 +13,9 @@
 // TEST-ARGS: --disk @DISK@ --viommu flts
 // TEST-ARGS: --disk @DISK@ --viommu flts --cmdline dma=iommu
 // TEST-ARGS: --disk @DISK@ --viommu flts,fs1gp=off --cmdline dma=iommu
+// TEST-ARGS: --disk @DISK@,aio=threads
+// TEST-ARGS: --disk @DISK@,aio=threads,direct --viommu flts --cmdline dma=iommu
+// TEST-ARGS: --cpus 2 --disk @DISK@,queues=4
 // TEST-DISK-CHECK: 99 63 633f
 // TEST-DISK-CHECK: 100 0 ffffffffffff9bff
 // TEST-DISK-CHECK: 163 63 ffffffffffff5cc0

@@ -55,6 +55,8 @@ START_TEST(virtio_devices)
 	ck_assert(cfg.disks[1].readonly && !cfg.disks[1].direct);
 	ck_assert_str_eq(cfg.disks[2].path, "b.raw");
 	ck_assert(cfg.disks[2].readonly && cfg.disks[2].direct);
+	ck_assert_int_eq(cfg.disks[0].aio, DISK_AIO_AUTO);
+	ck_assert_uint_eq(cfg.disks[0].queues, 0);
 	ck_assert_int_eq(cfg.nnets, 2);
 	ck_assert_str_eq(cfg.nets[0].tap, "tap0");
 	ck_assert(!cfg.nets[0].has_mac);
@@ -74,6 +76,10 @@ START_TEST(virtio_devices)
 	ck_assert_int_eq(cfg.ndisks, 8);
 	ck_assert_int_eq(parse(""), CLI_RUN);
 	ck_assert_int_eq(cfg.ndisks, 0);
+	ck_assert_int_eq(parse("--disk c.img,aio=threads,queues=3 --disk d.img,aio=io_uring"), CLI_RUN);
+	ck_assert_int_eq(cfg.disks[0].aio, DISK_AIO_THREADS);
+	ck_assert_uint_eq(cfg.disks[0].queues, 3);
+	ck_assert_int_eq(cfg.disks[1].aio, DISK_AIO_IO_URING);
 }
 END_TEST
 
@@ -136,7 +142,12 @@ START_TEST(errors)
 	expect_error("--verbose=3", "takes no argument");
 	expect_error("--initrd x.cpio", "--initrd needs --kernel");
 	expect_error("--disk=,readonly", "--disk: ',readonly' has no image path");
-	expect_error("--disk x.img,rw", "--disk: unknown option 'rw' (PATH takes readonly, direct)");
+	expect_error("--disk x.img,rw", "--disk: unknown option 'rw' (PATH takes readonly, direct, aio=io_uring|threads, queues=N)");
+	expect_error("--disk x.img,aio=native", "--disk: unknown option 'aio=native'");
+	expect_error("--disk x.img,queues=0", "--disk: queues=0: want 1 to 8");
+	expect_error("--disk x.img,queues=9", "--disk: queues=9: want 1 to 8");
+	expect_error("--disk x.img,queues=2x", "--disk: queues=2x: want 1 to 8");
+	expect_error("--disk x.img,queues=123456789", "--disk: queues=123456789: want 1 to 8");
 	expect_error("--disk x.img,", "--disk: unknown option ''");
 	expect_error("--disk 1 --disk 2 --disk 3 --disk 4 --disk 5 --disk 6 --disk 7 --disk 8 --disk 9",
 		     "--disk: at most 8 disks");
