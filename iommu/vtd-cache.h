@@ -26,10 +26,10 @@
 
 /* A decoded PASID entry plus the context-entry bits a request needs (PASID-cache payload). */
 struct vtd_pasid_snap {
-	uint64_t fsptptr;	/* first-stage root */
+	uint64_t fsptptr;	/* first-stage root, or the second-stage root for PGTT_SS */
 	uint32_t pasid;		/* the PASID actually used (RID_PASID for requests without PASID) */
 	uint16_t did;
-	uint8_t pgtt;		/* VTD_PGTT_FS or VTD_PGTT_PT */
+	uint8_t pgtt;		/* VTD_PGTT_FS, VTD_PGTT_SS or VTD_PGTT_PT */
 	uint8_t flags;		/* VTD_PS_* */
 };
 #define VTD_PS_SRE	BIT(0)
@@ -37,12 +37,14 @@ struct vtd_pasid_snap {
 #define VTD_PS_FPD	BIT(2)	/* fault processing disabled by the context, directory or PASID entry */
 #define VTD_PS_5LVL	BIT(3)
 #define VTD_PS_RID_PRIV	BIT(4)	/* requests without PASID are supervisor requests */
+#define VTD_PS_SS3	BIT(5)	/* PGTT_SS: 3-level second stage (AGAW 39), else 4-level */
 
 /* IOTLB output flags, kept in the low bits of the (4 KiB-aligned) output address. */
 #define VTD_TLB_W	BIT(0)	/* R/W = 1 at every level */
 #define VTD_TLB_U	BIT(1)	/* U/S = 1 at every level */
 #define VTD_TLB_D	BIT(2)	/* the leaf's D bit is set: writes need no walk */
 #define VTD_TLB_INTR	BIT(3)	/* the page overlaps the interrupt range: check each address */
+#define VTD_TLB_NR	BIT(4)	/* second stage: R = 0 somewhere (a write-only page): reads walk, and fault */
 #define VTD_TLB_FLAGS	0xFFFULL
 
 #define VTD_CTX_SLOTS	256

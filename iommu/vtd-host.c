@@ -17,6 +17,10 @@ int vtd__check_host_iommu(struct vtd *vtd, const struct vtd_host_iommu *h, char 
 {
 	unsigned want_aw = VTD_CAP_MGAW_OF(vtd->cap), host_aw = VTD_CAP_MGAW_OF(h->cap);
 
+	if (vtd->opt.slts) {
+		snprintf(err, n, "second-stage translation (--viommu slts) of a passed-through device is not supported");
+		return -EINVAL;		/* the command line refuses it first (machine/cli.c) */
+	}
 	if (h->backend != VTD_HOST_BACKEND_IOMMUFD) {
 		snprintf(err, n, "the passthrough device needs the iommufd backend");
 		return -EINVAL;

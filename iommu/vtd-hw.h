@@ -65,6 +65,8 @@
 #define VTD_CAP_MAMV(v)		((uint64_t)(v) << 48)
 #define VTD_CAP_DWD		BIT(54)
 #define VTD_CAP_DRD		BIT(55)
+#define VTD_CAP_SLLPS_2M	BIT(34)	/* second-stage 2 MiB pages */
+#define VTD_CAP_SLLPS_1G	BIT(35)
 #define VTD_CAP_FS1GP		BIT(56)
 #define VTD_CAP_FS5LP		BIT(60)
 #define VTD_CAP_ESRTPS		BIT(63)	/* SRTP also invalidates every translation cache */
@@ -215,12 +217,51 @@
 #define VTD_FS_RSVD_2M		GENMASK(20, 13)		/* in a 2 MiB leaf (bit 12 is PAT) */
 #define VTD_FS_RSVD_1G		GENMASK(29, 13)		/* in a 1 GiB leaf */
 
+/* ---- Legacy-mode tables (RTADDR.TTM = 00; VT-d spec §9.1, §9.3) ---- */
+/* Root entry: bit 0 P, 63:12 context-table pointer; the upper qword is reserved. */
+#define VTD_LRE_RSVD		VTD_RE_RSVD
+/* Context entry (128 bits, 256 per table, index = devfn). */
+#define VTD_LCE0_P		BIT(0)
+#define VTD_LCE0_FPD		BIT(1)
+#define VTD_LCE0_TT(v)		(((v) >> 2) & 3)	/* 00 second stage, 01 + device-TLB, 10 pass-through */
+#define VTD_LCE0_RSVD		(GENMASK(11, 4) | GENMASK(63, VTD_HAW))
+#define VTD_LCE1_AW(v)		((unsigned)((v) & 7))	/* 1: 39-bit 3-level, 2: 48-bit 4-level */
+#define VTD_LCE1_DID(v)		((uint16_t)((v) >> 8))
+#define VTD_LCE1_RSVD		(BIT(7) | GENMASK(63, 24))	/* bits 6:3 are ignored (AVAIL) */
+#define VTD_LCE_TT_SS		0
+#define VTD_LCE_TT_PT		2
+/* The PASID entry's second-stage fields (scalable mode, PGTT = 010b). */
+#define VTD_PE0_AW(v)		((unsigned)(((v) >> 2) & 7))
+
+/* Second-stage paging entries (§9.8). Bits 6:3 (EMT/IPAT without ECAP.MTS), 10:8, 62:52 and 63 ignored. */
+#define VTD_SS_R		BIT(0)
+#define VTD_SS_W		BIT(1)
+#define VTD_SS_PS		BIT(7)
+#define VTD_SS_SNP		BIT(11)	/* reserved in legacy mode without ECAP.SC; not in scalable mode */
+#define VTD_SS_RSVD_ADDR	GENMASK(51, VTD_HAW)
+#define VTD_SS_RSVD_2M		GENMASK(20, 12)
+#define VTD_SS_RSVD_1G		GENMASK(29, 12)
+
 /* The interrupt address range (§3.2 step 4): translated output there is refused. */
 #define VTD_INTR_BASE		0xFEE00000ULL
 #define VTD_INTR_END		0xFEF00000ULL
 
 /* ---- Fault reasons of the scalable-mode path (§3.3; codes as Linux's dma_remap_sm_fault_reasons) ---- */
 enum vtd_fault_reason {
+	/* Legacy mode and the second stage (QEMU reports these for second-stage faults in scalable mode too). */
+	VTD_FR_RE_P		= 0x01,	/* root entry not present */
+	VTD_FR_CE_P		= 0x02,	/* context entry not present */
+	VTD_FR_CE_INV		= 0x03,	/* context entry: AW not in SAGAW, TT not supported, or SS root unreadable */
+	VTD_FR_ADDR_WIDTH	= 0x04,	/* input address beyond the AGAW of the context/PASID entry */
+	VTD_FR_SS_WRITE		= 0x05,	/* write without W in a second-stage entry */
+	VTD_FR_SS_READ		= 0x06,	/* read without R (or a not-present entry) */
+	VTD_FR_SS_ACCESS	= 0x07,	/* second-stage table outside RAM */
+	VTD_FR_RE_ACCESS	= 0x08,
+	VTD_FR_CE_ACCESS	= 0x09,
+	VTD_FR_RE_RSVD		= 0x0A,
+	VTD_FR_CE_RSVD		= 0x0B,
+	VTD_FR_SS_RSVD		= 0x0C,
+	VTD_FR_INTR_LEGACY	= 0x0E,	/* output in the interrupt range, legacy mode */
 	VTD_FR_SM_RTA		= 0x30,	/* invalid root table address: TTM not scalable (legacy/ADM unsupported) */
 	VTD_FR_SM_TTM0_PASID	= 0x31,	/* request with PASID while TTM = 00 */
 	VTD_FR_SM_RE_ACCESS	= 0x38,

@@ -61,7 +61,7 @@ struct vtd_reg_desc {
 enum vtd_mode {
 	VTD_MODE_OFF,		/* TES = 0: untranslated */
 	VTD_MODE_SM,		/* scalable mode */
-	VTD_MODE_LEGACY,	/* TTM = 00: not implemented, every request faults */
+	VTD_MODE_LEGACY,	/* TTM = 00: legacy root and context entries, second stage (vtd-legacy.c) */
 	VTD_MODE_BAD_TTM,	/* TTM = 10 (reserved) or 11 (ADM, not supported) */
 };
 
@@ -222,6 +222,12 @@ struct vtd_walk_out {
 	uint64_t flags;		/* VTD_TLB_W/U/D */
 };
 uint8_t vtd_walk__fs(struct vtd *vtd, const struct vtd_walk *w, struct vtd_walk_out *out);
+/* Second stage (vtd-walk-ss.c): w->fsptptr is the second-stage root, w->levels 3 or 4; user/wpe unused. */
+uint8_t vtd_walk__ss(struct vtd *vtd, const struct vtd_walk *w, bool legacy, struct vtd_walk_out *out);
+
+/* ---- legacy-mode tables (vtd-legacy.c) ---- */
+uint8_t vtd_legacy__lookup(struct vtd *vtd, uint64_t inv, uint16_t sid, struct vtd_pasid_snap *ps, bool *fpd);
+bool vtd_legacy__aw_ok(const struct vtd *vtd, unsigned aw);	/* AW in CAP.SAGAW */
 /* The contiguous run from w->iova whose output continues @gpa: bytes covered, <= @want (vtd-walk.c). */
 uint64_t vtd_walk__run(struct vtd *vtd, const struct vtd_walk *w, uint64_t gpa, uint64_t want);
 

@@ -71,13 +71,15 @@ static void gcmd_write(struct vtd *vtd, uint32_t cmd)
 		__atomic_store_n(&vtd->root, rta & VTD_ADDR_MASK, __ATOMIC_RELEASE);
 		vtd->ttm = VTD_RTADDR_TTM(rta);
 		vtd_set_reg32(vtd, VTD_GSTS_REG, gsts |= VTD_GSTS_RTPS);
-		if (vtd->ttm != VTD_TTM_SCALABLE && !vtd->warned_legacy) {
+		if (vtd->ttm != VTD_TTM_SCALABLE && vtd->ttm != VTD_TTM_LEGACY && !vtd->warned_legacy) {
 			vtd->warned_legacy = true;
-			pr_warn("vtd: the guest set RTADDR.TTM=%u (%s), but this VT-d unit only implements scalable "
-				"mode: DMA will fault. Boot Linux with intel_iommu=on,sm_on",
-				(unsigned)vtd->ttm, vtd->ttm == VTD_TTM_LEGACY ? "legacy mode" : "unsupported");
+			pr_warn("vtd: the guest set RTADDR.TTM=%u (%s), which this VT-d unit does not implement: "
+				"DMA will fault", (unsigned)vtd->ttm, vtd->ttm == 3 ? "abort-DMA mode" : "reserved");
 		}
 		update_mode(vtd, latched_rtaddr(vtd));
+		pr_info("vtd: root table %#llx, %s", (unsigned long long)vtd->root,
+			vtd->ttm == VTD_TTM_SCALABLE ? "scalable mode" : vtd->ttm == VTD_TTM_LEGACY ? "legacy mode" :
+			"unsupported translation table mode");
 		/* CAP.ESRTPS: SRTP also invalidates every translation cache. */
 		vtd_inv__all_locked(vtd);
 	}

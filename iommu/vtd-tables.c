@@ -1,6 +1,7 @@
 /*
  * Scalable-mode table lookup (§2): root entry -> 256-bit context entry -> PASID directory entry ->
- * 512-bit PASID entry, decoded into a struct vtd_pasid_snap. Every malformed or missing entry gives the
+ * 512-bit PASID entry (first stage, second stage with --viommu slts, or pass-through), decoded into
+ * a struct vtd_pasid_snap (legacy mode: vtd-legacy.c). Every malformed or missing entry gives the
  * spec's fault reason (§3.3). Context entries are cached (vtd-cache.c); the caller caches the result.
  *
  * Fault processing disable: FPD is honoured in the context, PASID-directory and PASID entries, also in
@@ -44,6 +45,8 @@ static uint8_t check_pasid_entry(const struct vtd *vtd, const uint64_t pe[8])
 		return VTD_FR_SM_PE_RSVD;
 	switch (VTD_PE0_PGTT(pe[0])) {
 	case VTD_PGTT_FS:
+		if (vtd->opt.slts)
+			return VTD_FR_SM_PE_INV;	/* --viommu slts reports no ECAP.FSTS */
 		if (pe[2] & VTD_PE2_RSVD)
 			return VTD_FR_SM_PE_RSVD;
 		/* FSPM 01 (5-level) needs CAP.FS5LP; 10 and 11 are reserved. */
@@ -52,8 +55,15 @@ static uint8_t check_pasid_entry(const struct vtd *vtd, const uint64_t pe[8])
 		return 0;
 	case VTD_PGTT_PT:
 		return 0;
+	case VTD_PGTT_SS:
+		/* ECAP.SSTS (--viommu slts): AW in SAGAW, SSPTPTR below HAW, no SSADE (no ECAP.SSADS). */
+		if (!vtd->opt.slts)
+			return VTD_FR_SM_PE_INV;
+		if (pe[0] & (GENMASK(63, VTD_HAW) | BIT(9)))
+			return VTD_FR_SM_PE_RSVD;
+		return vtd_legacy__aw_ok(vtd, VTD_PE0_AW(pe[0])) ? 0 : VTD_FR_SM_PE_INV;
 	default:
-		/* Second-stage and nested need ECAP.SSTS/NEST, which this unit does not report. */
+		/* Nested needs ECAP.NEST, which this unit does not report. */
 		return VTD_FR_SM_PE_INV;
 	}
 }
@@ -110,10 +120,13 @@ uint8_t vtd_tables__lookup(struct vtd *vtd, uint64_t inv, uint16_t sid, bool has
 	ps->pasid = pasid;
 	ps->did = VTD_PE1_DID(pe[1]);
 	ps->pgtt = VTD_PE0_PGTT(pe[0]);
-	ps->fsptptr = ps->pgtt == VTD_PGTT_FS ? pe[2] & VTD_ADDR_MASK : 0;
+	ps->fsptptr = ps->pgtt == VTD_PGTT_FS ? pe[2] & VTD_ADDR_MASK :
+		      ps->pgtt == VTD_PGTT_SS ? pe[0] & VTD_ADDR_MASK : 0;
 	ps->flags = 0;
-	if (pe[2] & VTD_PE2_SRE)
+	if (ps->pgtt != VTD_PGTT_SS && (pe[2] & VTD_PE2_SRE))
 		ps->flags |= VTD_PS_SRE;
+	if (ps->pgtt == VTD_PGTT_SS && VTD_PE0_AW(pe[0]) == 1)
+		ps->flags |= VTD_PS_SS3;
 	if (ps->pgtt == VTD_PGTT_FS && (pe[2] & VTD_PE2_WPE))
 		ps->flags |= VTD_PS_WPE;
 	if (ps->pgtt == VTD_PGTT_FS && VTD_PE2_FSPM(pe[2]) == 1)

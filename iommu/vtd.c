@@ -76,6 +76,8 @@ static inline bool perm_ok(uint64_t out, bool user, bool write, uint8_t psflags)
 		return false;
 	if (write && !(out & VTD_TLB_D))
 		return false;	/* walk again to set D */
+	if (!write && (out & VTD_TLB_NR))
+		return false;	/* a write-only second-stage page: the walk faults the read */
 	if (write && !(out & VTD_TLB_W) && (user || (psflags & VTD_PS_WPE)))
 		return false;
 	return true;
@@ -138,7 +140,7 @@ static int translate_slow(struct vtd *vtd, uint64_t inv, uint16_t sid, const str
 	struct vtd_pasid_snap ps;
 	struct vtd_walk_out wo;
 	struct vtd_walk w;
-	bool fpd = false, user;
+	bool fpd = false, user, legacy = false;
 	uint8_t fr;
 	uint64_t out;
 
@@ -150,29 +152,34 @@ static int translate_slow(struct vtd *vtd, uint64_t inv, uint16_t sid, const str
 	case VTD_MODE_SM:
 		break;
 	case VTD_MODE_LEGACY:
-		/* Legacy tables are not implemented (logged at SRTP); with a PASID it is the spec's own fault. */
-		return vtd_fault__report(vtd, &req, a->has_pasid ? VTD_FR_SM_TTM0_PASID : VTD_FR_SM_RTA, false);
+		/* No PASIDs in legacy mode: a request with one is the spec's own fault. */
+		if (a->has_pasid)
+			return vtd_fault__report(vtd, &req, VTD_FR_SM_TTM0_PASID, false);
+		legacy = true;
+		break;
 	default:
 		return vtd_fault__report(vtd, &req, VTD_FR_SM_RTA, false);
 	}
 
 	if (!vtd_pc__lookup(&vtd->caches, sid, a->has_pasid, pasid, &ps)) {
-		fr = vtd_tables__lookup(vtd, inv, sid, a->has_pasid, pasid, &ps, &fpd);
+		fr = legacy ? vtd_legacy__lookup(vtd, inv, sid, &ps, &fpd)
+			    : vtd_tables__lookup(vtd, inv, sid, a->has_pasid, pasid, &ps, &fpd);
 		if (fr)
 			return vtd_fault__report(vtd, &req, fr, fpd);
 		vtd_pc__insert(vtd, inv, sid, a->has_pasid, pasid, &ps);
 	}
 	fpd = ps.flags & VTD_PS_FPD;
 	user = user_request(a, &ps);
-	if (!user && !(ps.flags & VTD_PS_SRE))
+	/* Supervisor requests need SRE (first stage and pass-through); the second stage has no privilege. */
+	if (!user && ps.pgtt != VTD_PGTT_SS && !(ps.flags & VTD_PS_SRE))
 		return vtd_fault__report(vtd, &req, VTD_FR_SM_SRE, fpd);
 
 	if (ps.pgtt == VTD_PGTT_PT) {
 		/* Identity, up to the interrupt range or the host address width. */
 		if (iova >= 1ULL << VTD_HAW)
-			return vtd_fault__report(vtd, &req, VTD_FR_MGAW, fpd);
+			return vtd_fault__report(vtd, &req, legacy ? VTD_FR_ADDR_WIDTH : VTD_FR_MGAW, fpd);
 		if (iova >= VTD_INTR_BASE && iova < VTD_INTR_END)
-			return vtd_fault__report(vtd, &req, VTD_FR_INTR_ADDR, fpd);
+			return vtd_fault__report(vtd, &req, legacy ? VTD_FR_INTR_LEGACY : VTD_FR_INTR_ADDR, fpd);
 		*gpa = iova;
 		*len = (iova < VTD_INTR_BASE ? VTD_INTR_BASE : 1ULL << VTD_HAW) - iova;
 		return 0;
@@ -180,16 +187,20 @@ static int translate_slow(struct vtd *vtd, uint64_t inv, uint16_t sid, const str
 
 	w.iova = iova;
 	w.fsptptr = ps.fsptptr;
-	w.levels = (ps.flags & VTD_PS_5LVL) ? 5 : 4;
 	w.write = write;
 	w.user = user;
 	w.wpe = ps.flags & VTD_PS_WPE;
-	if (!canonical(iova, w.levels))
-		return vtd_fault__report(vtd, &req, VTD_FR_NON_CANONICAL, fpd);
+	if (ps.pgtt == VTD_PGTT_SS) {
+		w.levels = (ps.flags & VTD_PS_SS3) ? 3 : 4;
+	} else {
+		w.levels = (ps.flags & VTD_PS_5LVL) ? 5 : 4;
+		if (!canonical(iova, w.levels))
+			return vtd_fault__report(vtd, &req, VTD_FR_NON_CANONICAL, fpd);
+	}
 	/* The PASID entry was not cached, but the translation may be. */
 	if (!vtd_iotlb__lookup(&vtd->caches.tlb, ps.did, ps.pasid, iova, &out, &wo.level) ||
 	    !perm_ok(out, user, write, ps.flags) || (out & VTD_TLB_INTR)) {
-		fr = vtd_walk__fs(vtd, &w, &wo);
+		fr = ps.pgtt == VTD_PGTT_SS ? vtd_walk__ss(vtd, &w, legacy, &wo) : vtd_walk__fs(vtd, &w, &wo);
 		if (fr)
 			return vtd_fault__report(vtd, &req, fr, fpd);
 		out = wo.page | wo.flags;
@@ -210,6 +221,7 @@ static int vtd_translate(void *opaque, uint16_t sid, const struct dma_attrs *att
 	uint64_t key = vtd_pc_key(sid, attrs->has_pasid, attrs->has_pasid ? attrs->pasid : 0);
 	const struct vtd_l0 *e = &vtd_l0[(iova >> 12) & (VTD_L0_SIZE - 1)];
 	bool write = dir == DMA_WRITE;
+	uint32_t mode = __atomic_load_n(&vtd->mode, __ATOMIC_ACQUIRE);
 	struct vtd_pasid_snap ps;
 	unsigned level;
 
@@ -222,10 +234,13 @@ static int vtd_translate(void *opaque, uint16_t sid, const struct dma_attrs *att
 		*len = (1ULL << e->shift) - off;
 		return 0;
 	}
-	/* A non-canonical address cannot hit: entries are keyed by the whole input address. */
-	if (likely(__atomic_load_n(&vtd->mode, __ATOMIC_ACQUIRE) == VTD_MODE_SM) &&
+	/*
+	 * A non-canonical address cannot hit: entries are keyed by the whole input address. Legacy mode
+	 * has only entries without PASID in the PASID cache, made from its context entries.
+	 */
+	if (likely(mode == VTD_MODE_SM || mode == VTD_MODE_LEGACY) &&
 	    likely(vtd_pc__lookup(&vtd->caches, sid, attrs->has_pasid, attrs->has_pasid ? attrs->pasid : 0, &ps)) &&
-	    likely(ps.pgtt == VTD_PGTT_FS) &&
+	    likely(ps.pgtt == VTD_PGTT_FS || ps.pgtt == VTD_PGTT_SS) &&
 	    vtd_iotlb__lookup(&vtd->caches.tlb, ps.did, ps.pasid, iova, &out, &level) &&
 	    likely(perm_ok(out, user_request(attrs, &ps), write, ps.flags)) &&
 	    likely(!(out & VTD_TLB_INTR))) {
@@ -279,19 +294,22 @@ const struct dma_translator *vtd__translator(struct vtd *vtd)
 /* CAP/ECAP depend on the options only (§1.3, §9), never on the host. */
 static void init_caps(struct vtd *vtd)
 {
+	/* SAGAW and SLLPS: the second stage of legacy mode (always) and of --viommu slts. */
 	vtd->cap = VTD_CAP_ND(6) | VTD_CAP_CM | VTD_CAP_SAGAW_39 | VTD_CAP_SAGAW_48 |
 		   VTD_CAP_MGAW(vtd->opt.fs5lp ? 57 : 48) | VTD_CAP_FRO(VTD_FRCD_REG) | VTD_CAP_PSI |
+		   VTD_CAP_SLLPS_2M | VTD_CAP_SLLPS_1G |
 		   VTD_CAP_NFR(VTD_NR_FRCD) | VTD_CAP_MAMV(VTD_MAMV) | VTD_CAP_DWD | VTD_CAP_DRD | VTD_CAP_ESRTPS;
-	if (vtd->opt.fs1gp)
+	if (vtd->opt.fs1gp && !vtd->opt.slts)
 		vtd->cap |= VTD_CAP_FS1GP;
-	if (vtd->opt.fs5lp)
+	if (vtd->opt.fs5lp && !vtd->opt.slts)
 		vtd->cap |= VTD_CAP_FS5LP;
 	/*
 	 * C and SMPWC: the model reads guest tables straight from RAM, so walks are coherent and the guest
 	 * can skip cache flushes. SRS: supervisor requests (SRE/WPE) are implemented.
 	 */
 	vtd->ecap = VTD_ECAP_C | VTD_ECAP_QI | VTD_ECAP_PT | VTD_ECAP_IRO(VTD_IVA_REG) | VTD_ECAP_SRS |
-		    VTD_ECAP_PSS(VTD_PASID_BITS) | VTD_ECAP_PASID | VTD_ECAP_SMTS | VTD_ECAP_FSTS | VTD_ECAP_SMPWC;
+		    VTD_ECAP_PSS(VTD_PASID_BITS) | VTD_ECAP_PASID | VTD_ECAP_SMTS | VTD_ECAP_SMPWC |
+		    (vtd->opt.slts ? VTD_ECAP_SSTS : VTD_ECAP_FSTS);
 }
 
 struct vtd *vtd__create(struct guest_mem *mem, const struct vtd_options *opt, vtd_msi_fn msi, void *opaque)

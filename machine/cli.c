@@ -21,6 +21,9 @@ struct cli_option {
 	int (*parse)(struct vmm_config *cfg, const char *arg, char *err, size_t errlen);
 };
 
+const char cli__slts_vfio[] = "--viommu slts cannot take a passed-through device: its second-stage tables "
+			       "would have to be shadowed on the host, which minivmm does not do (use --viommu off or flts)";
+
 /* Option parsers say what is wrong in @e and return -1. */
 #define fail(e, n, ...) errmsg(e, n, -1, __VA_ARGS__)
 
@@ -70,7 +73,7 @@ static int opt_serial(struct vmm_config *c, const char *a, char *e, size_t n)
 	return 0;
 }
 
-/* --viommu off | flts[,fs1gp=on|off] */
+/* --viommu off | flts[,fs1gp=on|off] | slts */
 static int opt_viommu(struct vmm_config *c, const char *a, char *e, size_t n)
 {
 	char buf[128], *save, *tok;
@@ -83,10 +86,13 @@ static int opt_viommu(struct vmm_config *c, const char *a, char *e, size_t n)
 		return fail(e, n, "--viommu: argument too long");
 	strcpy(buf, a);
 	tok = strtok_r(buf, ",", &save);
-	if (!tok || strcmp(tok, "flts"))
-		return fail(e, n, "--viommu: unknown mode '%s' (expected off or flts)", tok ? tok : "");
+	if (!tok || (strcmp(tok, "flts") && strcmp(tok, "slts")))
+		return fail(e, n, "--viommu: unknown mode '%s' (expected off, flts or slts)", tok ? tok : "");
 	c->viommu.enabled = true;
+	c->viommu.slts = !strcmp(tok, "slts");
 	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (c->viommu.slts)
+			return fail(e, n, "--viommu: unknown option '%s' (slts takes none)", tok);
 		if (!strcmp(tok, "fs1gp=on"))
 			c->viommu.fs1gp = true;
 		else if (!strcmp(tok, "fs1gp=off"))
@@ -258,7 +264,7 @@ static const struct cli_option options[] = {
 	{ "mem", "SIZE", "guest RAM, e.g. 512M or 2G (default 256M)", opt_mem },
 	{ "cpus", "N", "number of vCPUs (default 1)", opt_cpus },
 	{ "serial", "stdio|file:PATH|none", "where COM1 goes (default stdio)", opt_serial },
-	{ "viommu", "off|flts[,fs1gp=on|off]", "virtual VT-d, first-stage translation (default off)", opt_viommu },
+	{ "viommu", "off|flts[,fs1gp=on|off]|slts", "virtual VT-d: first- or second-stage translation (default off)", opt_viommu },
 	{ "disk", "PATH[,readonly][,direct][,aio=..][,queues=N]", "virtio-blk on a raw image or block device (repeatable)", opt_disk },
 	{ "net", "tap=NAME[,mac=MAC]", "virtio-net on host tap NAME, created if missing (repeatable)", opt_net },
 	{ "rng", NULL, "virtio-rng, fed from the host's getrandom()", opt_rng },
@@ -398,6 +404,10 @@ enum cli_result cli__parse(int argc, char **argv, struct vmm_config *cfg, char *
 	}
 	if (probe && !cfg->nprobe) {
 		fail(err, errlen, "probe: which PCI functions? (minivmm probe [--viommu MODE] BDF...)");
+		return CLI_ERROR;
+	}
+	if (cfg->nvfio && cfg->viommu.slts) {
+		fail(err, errlen, "--vfio: %s", cli__slts_vfio);
 		return CLI_ERROR;
 	}
 	if (cfg->initrd && !cfg->kernel) {

@@ -16,5 +16,7 @@ enum cli_result {
 /* Fill @cfg from argv. Defaults first; @err gets one line on CLI_ERROR. */
 enum cli_result cli__parse(int argc, char **argv, struct vmm_config *cfg, char *err, size_t errlen, FILE *out);
 void cli__usage(FILE *out);
+/* Why --vfio (and a probe) cannot go with --viommu slts: one wording for both. */
+extern const char cli__slts_vfio[];
 
 #endif

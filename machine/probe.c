@@ -15,6 +15,7 @@
 
 #include "devices/vfio/vfio-pci.h"
 #include "iommu/vtd.h"
+#include "machine/cli.h"
 #include "machine/machine.h"
 #include "vmm/iommufd.h"
 #include "vmm/log.h"
@@ -23,6 +24,8 @@ static const char *mode_name(const struct vmm_config *cfg)
 {
 	if (!cfg->viommu.enabled)
 		return "off";
+	if (cfg->viommu.slts)
+		return "slts";
 	return cfg->viommu.fs1gp ? "flts" : "flts,fs1gp=off";
 }
 
@@ -62,6 +65,10 @@ int probe__one(const struct vmm_config *cfg, const char *bdf, char *line, size_t
 	struct vmm_config one = *cfg;
 	int ret;
 
+	if (cfg->viommu.slts) {
+		snprintf(line, n, "%s: not usable with --viommu slts: %s", bdf, cli__slts_vfio);
+		return -1;
+	}
 	one.nvfio = 1;
 	snprintf(one.vfio[0], sizeof(one.vfio[0]), "%s", bdf);
 	ret = machine__init(&m, &one);

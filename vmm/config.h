@@ -10,7 +10,8 @@ struct vfio_paths;
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
 struct viommu_config {
-	bool enabled;		/* --viommu flts */
+	bool enabled;		/* --viommu flts or slts */
+	bool slts;		/* --viommu slts: second-stage translation (ECAP.SSTS) instead of first-stage */
 	bool fs1gp;		/* first-stage 1 GiB pages offered (CAP.FS1GP); default on */
 };
 

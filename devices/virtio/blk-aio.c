@@ -64,8 +64,13 @@ static void *worker(void *arg)
 		a->active--;
 		if (flush)
 			a->flushing = false;
-		io->next = a->done;
-		a->done = io;
+		/* In completion order: a flush is answered after the writes it waited for. */
+		io->next = NULL;
+		if (a->done_tail)
+			a->done_tail->next = io;
+		else
+			a->done = io;
+		a->done_tail = io;
 		signal_efd(a->efd);
 		pthread_cond_broadcast(&a->cond);
 	}
@@ -110,6 +115,8 @@ static unsigned pool_reap(struct blk_aio *a, struct virtio_blk_io **out, unsigne
 		out[n++] = a->done;
 		a->done = a->done->next;
 	}
+	if (!a->done)
+		a->done_tail = NULL;
 	if (a->done)
 		signal_efd(a->efd);	/* more than @max: come back */
 	pthread_mutex_unlock(&a->lock);

@@ -37,7 +37,7 @@ struct blk_aio {
 	/* The thread pool: FIFO of submitted requests, list of completed ones (lock). */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct virtio_blk_io *head, *tail, *done;
+	struct virtio_blk_io *head, *tail, *done, *done_tail;
 	unsigned active;		/* requests a worker is doing */
 	bool flushing, stop;
 	pthread_t thread[BLK_AIO_THREADS];

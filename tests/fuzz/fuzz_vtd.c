@@ -97,7 +97,8 @@ static void mmio(struct vtd *vtd, unsigned off, uint64_t v, unsigned len)
 
 /*
  * A valid scalable-mode configuration: root 0x1000, context table 0x2000 (device @devfn on bus 0),
- * PASID directory 0x3000, PASID table 0x4000, first-stage tables at 0x5000.. mapping 2 MiB at iova
+ * PASID directory 0x3000, PASID table 0x4000, first-stage tables at 0x5000.. (read as second-stage
+ * tables in legacy mode and by a PGTT 010b entry) mapping 2 MiB at iova
  * 0 to @out with 4 KiB pages. Parameter bytes tweak flags so the fuzzer starts near valid states.
  */
 static void setup_tables(struct vtd *vtd, struct input *in)
@@ -109,7 +110,9 @@ static void setup_tables(struct vtd *vtd, struct input *in)
 	put64(0x2000 + devfn * 32, 0x3000 | 1 | (flags & 1 ? VTD_CE0_PASIDE : 0));
 	put64(0x2000 + devfn * 32 + 8, flags & 2 ? VTD_CE1_RID_PRIV : 0);
 	put64(0x3000, 0x4000 | 1);
-	put64(0x4000, 1 | (uint64_t)(flags & 4 ? VTD_PGTT_PT : VTD_PGTT_FS) << 6);
+	/* Flag 128: a second-stage PASID entry (AW 2) on the same tables, valid with --viommu slts. */
+	put64(0x4000, flags & 128 ? 1 | 2 << 2 | (uint64_t)VTD_PGTT_SS << 6 | 0x5000
+				  : 1 | (uint64_t)(flags & 4 ? VTD_PGTT_PT : VTD_PGTT_FS) << 6);
 	put64(0x4008, 7);
 	put64(0x4010, 0x5000 | (flags & 8 ? VTD_PE2_SRE : 0) | (flags & 16 ? VTD_PE2_WPE : 0));
 	put64(0x5000, 0x6000 | 7);	/* PML4 -> PDPT -> PD -> PT */
@@ -117,7 +120,12 @@ static void setup_tables(struct vtd *vtd, struct input *in)
 	put64(0x7000, 0x8000 | 7);
 	for (unsigned i = 0; i < 32; i++)
 		put64(0x8000 + i * 8, (out + i * 0x1000) | (flags & 32 ? 5 : 7));
-	mmio(vtd, VTD_RTADDR_REG, 0x1000 | 1 << 10, 8);
+	/* Flag 64: legacy mode, a legacy context entry (TT 00, AW 2, DID 5) on the same tables. */
+	if (flags & 64) {
+		put64(0x2000 + devfn * 16, 0x5000 | 1);
+		put64(0x2000 + devfn * 16 + 8, 2 | 5 << 8);
+	}
+	mmio(vtd, VTD_RTADDR_REG, 0x1000 | (flags & 64 ? 0 : 1 << 10), 8);
 	mmio(vtd, VTD_GCMD_REG, VTD_GCMD_SRTP, 4);
 	mmio(vtd, VTD_GCMD_REG, VTD_GCMD_TE, 4);
 	mmio(vtd, VTD_FECTL_REG, 0, 4);
@@ -186,7 +194,7 @@ static void check_invariants(struct vtd *vtd)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
-	struct vtd_options opt = { .fs1gp = size & 1, .fs5lp = size & 2, .iotlb_entries = 64 };
+	struct vtd_options opt = { .fs1gp = size & 1, .fs5lp = size & 2, .slts = size & 4, .iotlb_entries = 64 };
 	struct vtd *vtd;
 	bool watching = false;
 

@@ -87,6 +87,10 @@ vmm_exec() {
 		if [ "$_v" = flts ]; then
 			set -- -M q35,kernel-irqchip=split -device intel-iommu,intremap=on,x-scalable-mode=on,x-flts=on
 			_vo="$_vo,iommu_platform=on"
+		elif [ "$_v" = slts ]; then
+			# Scalable mode with second-stage tables (x-flts=off), like minivmm's --viommu slts.
+			set -- -M q35,kernel-irqchip=split -device intel-iommu,intremap=on,x-scalable-mode=on
+			_vo="$_vo,iommu_platform=on"
 		else
 			set -- -M q35
 		fi

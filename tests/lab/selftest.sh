@@ -70,6 +70,15 @@ if [ "$viommu" = flts ] && [ -n "$vfio" ]; then
 	esac
 fi
 [ "$FAKE_RC" = hang ] && exec sleep 1000
+# The vIOMMU's mode as minivmm -v tells it at SRTP: legacy when L2 boots with sm_off. FAKE_VTD_MODE:
+# wrong (the other mode), none (no line).
+if [ "$viommu" != off ] && [ "${FAKE_VTD_MODE:-}" != none ]; then
+	case " $cmdline " in *sm_off*) m="legacy mode" ;; *) m="scalable mode" ;; esac
+	if [ "${FAKE_VTD_MODE:-}" = wrong ]; then
+		[ "$m" = "legacy mode" ] && m="scalable mode" || m="legacy mode"
+	fi
+	echo "minivmm: vtd: root table 0x1000000, $m" >&2
+fi
 # FAKE_CRASH_ONCE=TAG: the first boot of this TAG crashes (status 4) after printing its console.
 [ -n "${FAKE_CRASH_ONCE:-}" ] && mkdir "$FAKE_DIR/crashed-$FAKE_CRASH_ONCE" 2>/dev/null && FAKE_RC=4
 [ "$FAKE_RC" = 4 ] && echo "minivmm: error: vCPU 0: triple fault (RIP 0xfff0)" >&2
@@ -416,6 +425,8 @@ case_ flts-hang passthrough fail 0 '' FAKE_FLTS=hang
 case_ flts-crash passthrough fail 0 '' FAKE_FLTS=crash
 case_ flts-vague passthrough fail 0 '' FAKE_FLTS=vague
 case_ flts-status passthrough fail 0 '' FAKE_FLTS=usage
+case_ vtd-mode-wrong virtio-blk fail 0 '' FAKE_VTD_MODE=wrong
+case_ vtd-mode-untold virtio-blk fail 0 '' FAKE_VTD_MODE=none
 case_ probe-lies passthrough fail 0 '' FAKE_PROBE=lies
 case_ probe-other-reason passthrough fail 0 '' FAKE_PROBE=other
 case_ probe-off-refused passthrough fail 0 '' FAKE_PROBE=offbad

@@ -155,7 +155,7 @@ START_TEST(probe_arguments)
 		{ 3, { "minivmm", "probe", "nonsense" }, "is not a PCI address" },
 		{ 4, { "minivmm", "probe", "01:00.0", "0000:01:00.0" }, "is given twice" },
 		{ 4, { "minivmm", "probe", "--disk", "x" }, "unknown option '--disk'" },
-		{ 4, { "minivmm", "probe", "--viommu", "slts" }, "unknown mode 'slts'" },
+		{ 4, { "minivmm", "probe", "--viommu", "bogus" }, "unknown mode 'bogus'" },
 	};
 	static struct vmm_config cfg;
 	char err[256];

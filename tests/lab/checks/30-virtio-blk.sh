@@ -1,7 +1,10 @@
 #!/bin/sh
 # Tier 3 check "virtio-blk": the guest writes and reads back a virtio-blk disk and the checksums match
-# those computed on the host image, through the vIOMMU (--viommu flts, intel_iommu=on,sm_on) and without
-# it (--viommu off).
+# those computed on the host image, through the vIOMMU and without it:
+#   flts    --viommu flts, intel_iommu=on,sm_on: scalable mode, first-stage tables
+#   legacy  --viommu flts, intel_iommu=on,sm_off: the guest picks legacy mode (second-stage tables)
+#   slts    --viommu slts, intel_iommu=on,sm_on: scalable mode, second-stage tables (PGTT 010b)
+#   off     --viommu off
 #
 # The VMM's side makes two images: LAB-DST (the disk written, LAB_BLK_MIB MiB of a random background
 # whose period is not a power of two, so a misplaced block shows) and LAB-SRC (read-only, random data).
@@ -10,7 +13,7 @@
 # the clock, printed), syncs, drops its page cache and reads the whole target back with O_DIRECT, one
 # MD5 per 16 MiB region. Here, after the VMM exits: the same regions of the image file, and of a replay
 # of the copies L2 reported on a copy of the background. All three must agree.
-# lab-budget: boots=2 seconds=150
+# lab-budget: boots=4 seconds=150
 . "$LAB_TESTS_DIR/lib.sh"
 
 # One vCPU: TCG's emulated SVM corrupted L1 or L2 in 5 of 16 I/O-heavy boots with two L2 vCPUs, in
@@ -64,12 +67,16 @@ restore() { cp "$W/dst.base" "$W/dst.img"; }
 L2_BEFORE=restore
 L2_TIMEOUT=${LAB_BLK_WATCHDOG:-$((LAB_L2_TIMEOUT + 150))}
 want_ops=""
-for mode in flts off; do
+for mode in flts legacy slts off; do
 	b=blk-$mode
 	append="lab.do=blk lab.blk=$SEED,$OPS,$MAXS,$RMIB"
-	[ $mode = flts ] && append="intel_iommu=on,sm_on $append"
-	echo "  -- --viommu $mode"
-	l2_boot $b $CPUS $MEM $mode "$append" "disk:$W/dst.img disk:$W/src.img,readonly"
+	viommu=$mode
+	case $mode in
+	flts | slts) append="intel_iommu=on,sm_on $append" ;;
+	legacy) append="intel_iommu=on,sm_off $append" viommu=flts ;;
+	esac
+	echo "  -- --viommu $viommu ($mode)"
+	l2_boot $b $CPUS $MEM $viommu "$append" "disk:$W/dst.img disk:$W/src.img,readonly"
 	l2_require_exit
 	l2_require_userspace $b || continue
 	if l2_has $b blk-error || ! l2_has $b blk-plan; then
@@ -81,12 +88,21 @@ for mode in flts off; do
 	grep 'virtio-blk.*stats' "$W/$b.stderr" | sed 's/^/    info: /'
 
 	# Through the vIOMMU: the disk must be in a translated domain, and nothing may fault.
-	if [ $mode = flts ]; then
+	if [ $mode != off ]; then
 		l=$(l2_fact $b pci | grep ' 0x1af4 0x1042 ' | head -n 1)
 		case $l in
 		*" type=DMA "* | *" type=DMA-FQ "*) ev_ok "the target disk's function is behind the vIOMMU: $l" ;;
 		*) ev_fail "the virtio-blk function is not in a translated IOMMU domain: '$l'" ;;
 		esac
+		if [ "$LAB_VMM" = minivmm ]; then
+			want="scalable mode"
+			[ $mode = legacy ] && want="legacy mode"
+			t=$(grep -o 'vtd: root table [^,]*, [a-z ]*' "$W/$b.stderr" | tail -n 1)
+			case $t in
+			*"$want") ev_ok "the guest's kernel set up the vIOMMU in $want: '$t'" ;;
+			*) ev_fail "want the vIOMMU in $want, minivmm says '${t:-nothing (no SRTP)}'" ;;
+			esac
+		fi
 		f=$(l2_fact $b dmesg | grep -E 'DMAR: \[(DMA|INTR-REMAP)|fault reason')
 		[ -z "$f" ] && ev_ok "no DMAR fault in L2's kernel log" || ev_fail "DMAR faults: $(echo "$f" | head -n 3 | tr '\n' ';')"
 	fi
