@@ -62,13 +62,14 @@ static void inv_done_unlock(struct vtd *vtd)
 	cache_unlock(vtd);
 }
 
-static void slot_write(struct vtd_slot *s, uint32_t gen, uint64_t key, uint64_t w0, uint64_t w1)
+static void slot_write(struct vtd_slot *s, uint32_t gen, uint64_t key, uint64_t w0, uint64_t w1, uint64_t w2)
 {
 	seq_begin(&s->seq);
 	st32(&s->gen, gen);
 	st64(&s->key, key);
 	st64(&s->w0, w0);
 	st64(&s->w1, w1);
+	st64(&s->w2, w2);
 	seq_end(&s->seq);
 }
 
@@ -77,7 +78,7 @@ static void slots_gen_bump(struct vtd_slot *s, unsigned n, uint32_t *gen)
 {
 	if (*gen + 1 == 0) {
 		for (unsigned i = 0; i < n; i++)
-			slot_write(&s[i], 0, 0, 0, 0);
+			slot_write(&s[i], 0, 0, 0, 0, 0);
 		__atomic_store_n(gen, 1, __ATOMIC_RELEASE);
 		return;
 	}
@@ -377,7 +378,9 @@ unsigned vtd_iotlb__count(struct vtd *vtd)
 
 bool vtd_ctx_cache__lookup(struct vtd_caches *c, uint16_t sid, uint64_t ce[2])
 {
-	return vtd_slot_read(&c->ctx[vtd_ctx_slot(sid)], vtd_load32(&c->ctx_gen), BIT(63) | sid, &ce[0], &ce[1]);
+	uint64_t unused;
+
+	return vtd_slot_read(&c->ctx[vtd_ctx_slot(sid)], vtd_load32(&c->ctx_gen), BIT(63) | sid, &ce[0], &ce[1], &unused);
 }
 
 void vtd_ctx_cache__insert(struct vtd *vtd, uint64_t inv, uint16_t sid, const uint64_t ce[2])
@@ -386,7 +389,7 @@ void vtd_ctx_cache__insert(struct vtd *vtd, uint64_t inv, uint16_t sid, const ui
 
 	cache_lock(vtd);
 	if (c->inv_seq == inv)
-		slot_write(&c->ctx[vtd_ctx_slot(sid)], c->ctx_gen, BIT(63) | sid, ce[0], ce[1]);
+		slot_write(&c->ctx[vtd_ctx_slot(sid)], c->ctx_gen, BIT(63) | sid, ce[0], ce[1], 0);
 	cache_unlock(vtd);
 }
 
@@ -400,7 +403,7 @@ void vtd_pc__insert(struct vtd *vtd, uint64_t inv, uint16_t sid, bool has_pasid,
 
 	cache_lock(vtd);
 	if (c->inv_seq == inv)
-		slot_write(&c->pc[vtd_pc_slot(key)], c->pc_gen, key, w0, w1);
+		slot_write(&c->pc[vtd_pc_slot(key)], c->pc_gen, key, w0, w1, ps->ssptptr);
 	cache_unlock(vtd);
 }
 
@@ -416,13 +419,13 @@ void vtd_ctx_cache__flush_sid(struct vtd *vtd, uint16_t sid, unsigned fm)
 		struct vtd_slot *s = &c->ctx[i];
 
 		if (s->key && s->gen == c->ctx_gen && ((uint16_t)s->key & mask) == (sid & mask))
-			slot_write(s, 0, 0, 0, 0);
+			slot_write(s, 0, 0, 0, 0, 0);
 	}
 	for (unsigned i = 0; i < VTD_PC_SLOTS; i++) {
 		struct vtd_slot *s = &c->pc[i];
 
 		if (s->key && s->gen == c->pc_gen && ((uint16_t)s->key & mask) == (sid & mask))
-			slot_write(s, 0, 0, 0, 0);
+			slot_write(s, 0, 0, 0, 0, 0);
 	}
 	inv_done_unlock(vtd);
 }
@@ -453,9 +456,9 @@ void vtd_pc__flush(struct vtd *vtd, unsigned match, uint16_t did, uint32_t pasid
 
 			if (!s->key || s->gen != c->pc_gen)
 				continue;
-			vtd_ps_unpack(&ps, s->w0, s->w1);
+			vtd_ps_unpack(&ps, s->w0, s->w1, s->w2);
 			if (ps.did == did && (!(match & VTD_PC_MATCH_PASID) || ps.pasid == pasid))
-				slot_write(s, 0, 0, 0, 0);
+				slot_write(s, 0, 0, 0, 0, 0);
 		}
 	}
 	inv_done_unlock(vtd);

@@ -27,6 +27,7 @@
 /* A decoded PASID entry plus the context-entry bits a request needs (PASID-cache payload). */
 struct vtd_pasid_snap {
 	uint64_t fsptptr;	/* first-stage root, or the second-stage root for PGTT_SS */
+	uint64_t ssptptr;	/* PGTT_NESTED: the second-stage root under the first stage */
 	uint32_t pasid;		/* the PASID actually used (RID_PASID for requests without PASID) */
 	uint16_t did;
 	uint8_t pgtt;		/* VTD_PGTT_FS, VTD_PGTT_SS or VTD_PGTT_PT */
@@ -37,7 +38,7 @@ struct vtd_pasid_snap {
 #define VTD_PS_FPD	BIT(2)	/* fault processing disabled by the context, directory or PASID entry */
 #define VTD_PS_5LVL	BIT(3)
 #define VTD_PS_RID_PRIV	BIT(4)	/* requests without PASID are supervisor requests */
-#define VTD_PS_SS3	BIT(5)	/* PGTT_SS: 3-level second stage (AGAW 39), else 4-level */
+#define VTD_PS_SS3	BIT(5)	/* PGTT_SS / NESTED: 3-level second stage (AGAW 39), else 4-level */
 
 /* IOTLB output flags, kept in the low bits of the (4 KiB-aligned) output address. */
 #define VTD_TLB_W	BIT(0)	/* R/W = 1 at every level */
@@ -54,7 +55,7 @@ struct vtd_slot {
 	uint32_t seq;
 	uint32_t gen;
 	uint64_t key;		/* 0 = empty */
-	uint64_t w0, w1;
+	uint64_t w0, w1, w2;
 };
 
 struct vtd_tlb_entry {
@@ -150,7 +151,7 @@ static inline uint64_t vtd_load64(const uint64_t *p)
 
 /* Seqlock read of a direct-mapped slot: true and the payload if it holds @key in generation @gen. */
 static inline __attribute__((always_inline)) bool vtd_slot_read(const struct vtd_slot *s, uint32_t gen, uint64_t key, uint64_t *w0,
-				 uint64_t *w1)
+				 uint64_t *w1, uint64_t *w2)
 {
 	uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
 	uint64_t k = vtd_load64(&s->key);
@@ -158,13 +159,15 @@ static inline __attribute__((always_inline)) bool vtd_slot_read(const struct vtd
 
 	*w0 = vtd_load64(&s->w0);
 	*w1 = vtd_load64(&s->w1);
+	*w2 = vtd_load64(&s->w2);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return !(seq & 1) && vtd_load32(&s->seq) == seq && k == key && g == gen;
 }
 
-static inline void vtd_ps_unpack(struct vtd_pasid_snap *ps, uint64_t w0, uint64_t w1)
+static inline void vtd_ps_unpack(struct vtd_pasid_snap *ps, uint64_t w0, uint64_t w1, uint64_t w2)
 {
 	ps->fsptptr = w0 & ~0xFFFULL;
+	ps->ssptptr = w2;
 	ps->flags = (uint8_t)(w0 & 0xFF);
 	ps->did = (uint16_t)w1;
 	ps->pasid = (uint32_t)(w1 >> 16) & 0xFFFFF;
@@ -174,11 +177,11 @@ static inline void vtd_ps_unpack(struct vtd_pasid_snap *ps, uint64_t w0, uint64_
 static inline __attribute__((always_inline)) bool vtd_pc__lookup(struct vtd_caches *c, uint16_t sid, bool has_pasid, uint32_t pasid,
 				  struct vtd_pasid_snap *ps)
 {
-	uint64_t key = vtd_pc_key(sid, has_pasid, pasid), w0, w1;
+	uint64_t key = vtd_pc_key(sid, has_pasid, pasid), w0, w1, w2;
 
-	if (!vtd_slot_read(&c->pc[vtd_pc_slot(key)], vtd_load32(&c->pc_gen), key, &w0, &w1))
+	if (!vtd_slot_read(&c->pc[vtd_pc_slot(key)], vtd_load32(&c->pc_gen), key, &w0, &w1, &w2))
 		return false;
-	vtd_ps_unpack(ps, w0, w1);
+	vtd_ps_unpack(ps, w0, w1, w2);
 	return true;
 }
 

@@ -57,6 +57,7 @@ uint8_t vtd_legacy__lookup(struct vtd *vtd, uint64_t inv, uint16_t sid, struct v
 	ps->did = VTD_LCE1_DID(ce[1]);
 	ps->flags = *fpd ? VTD_PS_FPD : 0;
 	ps->fsptptr = 0;
+	ps->ssptptr = 0;
 	switch (VTD_LCE0_TT(ce[0])) {
 	case VTD_LCE_TT_SS:
 		if (!aw_supported(vtd, VTD_LCE1_AW(ce[1])))

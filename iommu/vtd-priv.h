@@ -215,6 +215,9 @@ struct vtd_walk {
 	uint64_t fsptptr;
 	unsigned levels;	/* 4 or 5 */
 	bool write, user, wpe;
+	/* Nested translation (PGTT 011b): the second stage under the first; s2_levels 0 = none. */
+	uint64_t s2_root;
+	unsigned s2_levels;
 };
 struct vtd_walk_out {
 	uint64_t page;		/* output page base */

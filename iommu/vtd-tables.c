@@ -38,34 +38,33 @@ static uint8_t read_context(struct vtd *vtd, uint16_t sid, uint64_t ce[4], bool 
 /* The PASID entry itself: reserved bits, PGTT and paging mode this unit implements. */
 static uint8_t check_pasid_entry(const struct vtd *vtd, const uint64_t pe[8])
 {
+	uint8_t pgtt = VTD_PE0_PGTT(pe[0]);
+	bool fs = pgtt == VTD_PGTT_FS || pgtt == VTD_PGTT_NESTED, ss = pgtt == VTD_PGTT_SS || pgtt == VTD_PGTT_NESTED;
+
 	for (int i = 3; i < 8; i++)
 		if (pe[i])
 			return VTD_FR_SM_PE_RSVD;
 	if ((pe[0] & VTD_PE0_RSVD) || (pe[1] & VTD_PE1_RSVD))
 		return VTD_FR_SM_PE_RSVD;
-	switch (VTD_PE0_PGTT(pe[0])) {
-	case VTD_PGTT_FS:
-		if (vtd->opt.slts)
-			return VTD_FR_SM_PE_INV;	/* --viommu slts reports no ECAP.FSTS */
+	/* The PGTTs the unit reports: FSTS (flts, nested), SSTS (slts, nested), NEST, PT (always). */
+	if ((pgtt == VTD_PGTT_FS && vtd->opt.slts) || (pgtt == VTD_PGTT_SS && !vtd->opt.slts && !vtd->opt.nested) ||
+	    (pgtt == VTD_PGTT_NESTED && !vtd->opt.nested) || (!fs && !ss && pgtt != VTD_PGTT_PT))
+		return VTD_FR_SM_PE_INV;
+	if (fs) {
 		if (pe[2] & VTD_PE2_RSVD)
 			return VTD_FR_SM_PE_RSVD;
 		/* FSPM 01 (5-level) needs CAP.FS5LP; 10 and 11 are reserved. */
 		if (VTD_PE2_FSPM(pe[2]) > (vtd->opt.fs5lp ? 1u : 0u))
 			return VTD_FR_SM_PE_INV;
-		return 0;
-	case VTD_PGTT_PT:
-		return 0;
-	case VTD_PGTT_SS:
-		/* ECAP.SSTS (--viommu slts): AW in SAGAW, SSPTPTR below HAW, no SSADE (no ECAP.SSADS). */
-		if (!vtd->opt.slts)
-			return VTD_FR_SM_PE_INV;
+	}
+	if (ss) {
+		/* AW in SAGAW, SSPTPTR below HAW, no SSADE (no ECAP.SSADS). */
 		if (pe[0] & (GENMASK(63, VTD_HAW) | BIT(9)))
 			return VTD_FR_SM_PE_RSVD;
-		return vtd_legacy__aw_ok(vtd, VTD_PE0_AW(pe[0])) ? 0 : VTD_FR_SM_PE_INV;
-	default:
-		/* Nested needs ECAP.NEST, which this unit does not report. */
-		return VTD_FR_SM_PE_INV;
+		if (!vtd_legacy__aw_ok(vtd, VTD_PE0_AW(pe[0])))
+			return VTD_FR_SM_PE_INV;
 	}
+	return 0;
 }
 
 uint8_t vtd_tables__lookup(struct vtd *vtd, uint64_t inv, uint16_t sid, bool has_pasid, uint32_t pasid,
@@ -73,6 +72,7 @@ uint8_t vtd_tables__lookup(struct vtd *vtd, uint64_t inv, uint16_t sid, bool has
 {
 	uint64_t ce[4], pde, pe[8], dir_entries;
 	uint8_t fr;
+	bool fs;
 
 	*fpd = false;
 	if (!vtd_ctx_cache__lookup(&vtd->caches, sid, ce)) {
@@ -120,16 +120,17 @@ uint8_t vtd_tables__lookup(struct vtd *vtd, uint64_t inv, uint16_t sid, bool has
 	ps->pasid = pasid;
 	ps->did = VTD_PE1_DID(pe[1]);
 	ps->pgtt = VTD_PE0_PGTT(pe[0]);
-	ps->fsptptr = ps->pgtt == VTD_PGTT_FS ? pe[2] & VTD_ADDR_MASK :
-		      ps->pgtt == VTD_PGTT_SS ? pe[0] & VTD_ADDR_MASK : 0;
+	fs = ps->pgtt == VTD_PGTT_FS || ps->pgtt == VTD_PGTT_NESTED;
+	ps->fsptptr = fs ? pe[2] & VTD_ADDR_MASK : ps->pgtt == VTD_PGTT_SS ? pe[0] & VTD_ADDR_MASK : 0;
+	ps->ssptptr = ps->pgtt == VTD_PGTT_NESTED ? pe[0] & VTD_ADDR_MASK : 0;
 	ps->flags = 0;
 	if (ps->pgtt != VTD_PGTT_SS && (pe[2] & VTD_PE2_SRE))
 		ps->flags |= VTD_PS_SRE;
-	if (ps->pgtt == VTD_PGTT_SS && VTD_PE0_AW(pe[0]) == 1)
+	if ((ps->pgtt == VTD_PGTT_SS || ps->pgtt == VTD_PGTT_NESTED) && VTD_PE0_AW(pe[0]) == 1)
 		ps->flags |= VTD_PS_SS3;
-	if (ps->pgtt == VTD_PGTT_FS && (pe[2] & VTD_PE2_WPE))
+	if (fs && (pe[2] & VTD_PE2_WPE))
 		ps->flags |= VTD_PS_WPE;
-	if (ps->pgtt == VTD_PGTT_FS && VTD_PE2_FSPM(pe[2]) == 1)
+	if (fs && VTD_PE2_FSPM(pe[2]) == 1)
 		ps->flags |= VTD_PS_5LVL;
 	if (!has_pasid && (ce[1] & VTD_CE1_RID_PRIV))
 		ps->flags |= VTD_PS_RID_PRIV;

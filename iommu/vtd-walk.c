@@ -10,6 +10,11 @@
  * Only a request that passes every check updates the tables: A in each entry used and D in the leaf
  * of a write, each with a compare-and-swap on the host mapping of the guest qword. If the guest
  * changed what the entry translates to since it was read, the walk restarts on the new contents.
+ *
+ * Nested (PGTT 011b, §3.8): every table address (FSPTPTR and each next-table pointer) and the output
+ * are guest-physical, translated by the second stage (vtd-walk-ss.c) of the same PASID entry: the
+ * table reads need its R, their A/D updates its W, the output the request's right. Its faults keep
+ * their second-stage reasons (0x03-0x0C); the permissions are the AND of both stages.
  */
 #include "iommu/vtd-priv.h"
 
@@ -58,9 +63,47 @@ static bool set_ad(uint64_t *p, uint64_t *v, uint64_t set)
 	return true;
 }
 
+/* The A/D bits the walk sets in entry @i of @n: A everywhere, D in the leaf of a write. */
+static uint64_t ad_bits(unsigned i, unsigned n, bool write)
+{
+	return VTD_FS_A | (i == n - 1 && write ? VTD_FS_D : 0);
+}
+
 static bool is_leaf(unsigned level, uint64_t pte)
 {
 	return level == 1 || (level <= 3 && (pte & VTD_FS_PS));
+}
+
+/* Nested translation (§3.8): guest-physical @gpa of the first stage through the second stage. */
+static uint8_t s2(struct vtd *vtd, const struct vtd_walk *w, uint64_t gpa, bool write, struct vtd_walk_out *o)
+{
+	struct vtd_walk s = { .iova = gpa, .fsptptr = w->s2_root, .levels = w->s2_levels, .write = write };
+
+	return vtd_walk__ss(vtd, &s, false, o);
+}
+
+/*
+ * Host pointer to the first-stage entry at @gpa, or NULL with the fault in *@fr. Nested, the entry's
+ * address goes through the second stage first, for a read; *@s2w tells whether the second stage also
+ * lets the unit write it (setting A/D is a write, and needs that).
+ */
+static uint64_t *fs_entry(struct vtd *vtd, const struct vtd_walk *w, uint64_t gpa, bool top, uint8_t *fr, bool *s2w)
+{
+	struct vtd_walk_out o;
+	uint64_t *p;
+
+	*s2w = true;
+	if (w->s2_levels) {
+		*fr = s2(vtd, w, gpa, false, &o);
+		if (*fr)
+			return NULL;
+		*s2w = o.flags & VTD_TLB_W;
+		gpa = o.page | (gpa & ((1ULL << vtd_level_shift(o.level)) - 1));
+	}
+	p = vtd_qword(vtd, gpa);
+	if (!p)
+		*fr = top ? VTD_FR_FS_PTR : VTD_FR_FS_ACCESS;
+	return p;
 }
 
 uint8_t vtd_walk__fs(struct vtd *vtd, const struct vtd_walk *w, struct vtd_walk_out *out)
@@ -68,14 +111,16 @@ uint8_t vtd_walk__fs(struct vtd *vtd, const struct vtd_walk *w, struct vtd_walk_
 	for (int attempt = 0; attempt < MAX_RESTARTS; attempt++) {
 		uint64_t *hva[MAX_LEVELS], pte[MAX_LEVELS], table = w->fsptptr, page, gpa;
 		unsigned level = w->levels, n = 0;
-		bool rw = true, us = true, restart = false;
+		bool rw = true, us = true, restart = false, s2w[MAX_LEVELS];
+		struct vtd_walk_out o2 = { 0 };
+		uint8_t fr;
 
 		for (;;) {
 			unsigned idx = (w->iova >> vtd_level_shift(level)) & 0x1FF;
-			uint64_t *p = vtd_qword(vtd, table + idx * 8), v;
+			uint64_t *p = fs_entry(vtd, w, table + idx * 8, level == w->levels, &fr, &s2w[n]), v;
 
 			if (!p)
-				return level == w->levels ? VTD_FR_FS_PTR : VTD_FR_FS_ACCESS;
+				return fr;
 			v = __atomic_load_n(p, __ATOMIC_RELAXED);
 			if (!(v & VTD_FS_P))
 				return VTD_FR_FS_P;
@@ -97,22 +142,47 @@ uint8_t vtd_walk__fs(struct vtd *vtd, const struct vtd_walk *w, struct vtd_walk_
 			return VTD_FR_WRITE;
 		page = pte[n - 1] & VTD_FS_ADDR & ~((1ULL << vtd_level_shift(level)) - 1);
 		gpa = page | (w->iova & ((1ULL << vtd_level_shift(level)) - 1));
-		if (gpa >= VTD_INTR_BASE && gpa < VTD_INTR_END)
+		if (w->s2_levels) {
+			/* The output, through the second stage with the request's own right. */
+			fr = s2(vtd, w, gpa, w->write, &o2);
+			if (fr)
+				return fr;
+		} else if (gpa >= VTD_INTR_BASE && gpa < VTD_INTR_END) {
 			return VTD_FR_INTR_ADDR;
+		}
 
 		/*
 		 * Accessed in every entry used, dirty in the leaf of a write: atomically, top down. If the
 		 * guest changed only bits that do not affect the translation (A/D, ignored bits), retry on
-		 * the new value; otherwise walk again.
+		 * the new value; otherwise walk again. Nested, an entry the second stage does not let the
+		 * unit write cannot get its A/D bits: a second-stage write fault.
 		 */
+		for (unsigned i = 0; i < n; i++)
+			if ((pte[i] & ad_bits(i, n, w->write)) != ad_bits(i, n, w->write) && !s2w[i])
+				return VTD_FR_SS_WRITE;
 		for (unsigned i = 0; i < n && !restart; i++)
-			restart = !set_ad(hva[i], &pte[i], VTD_FS_A | (i == n - 1 && w->write ? VTD_FS_D : 0));
+			restart = !set_ad(hva[i], &pte[i], ad_bits(i, n, w->write));
 		if (restart)
 			continue;
 
 		out->level = level;
 		out->page = page;
 		out->flags = (rw ? VTD_TLB_W : 0) | (us ? VTD_TLB_U : 0) | ((pte[n - 1] & VTD_FS_D) ? VTD_TLB_D : 0);
+		if (w->s2_levels) {
+			/*
+			 * One translation for both stages, of the smaller page: within it both are linear.
+			 * Writes need the second stage's W too; where it lacks it, D stays clear so that a
+			 * write always walks (and faults) instead of using an entry a read made.
+			 */
+			unsigned lvl = MIN(level, o2.level);
+			uint64_t final = o2.page | (gpa & ((1ULL << vtd_level_shift(o2.level)) - 1));
+
+			out->level = lvl;
+			out->page = final & ~((1ULL << vtd_level_shift(lvl)) - 1);
+			if (!(o2.flags & VTD_TLB_W))
+				out->flags &= ~(VTD_TLB_W | VTD_TLB_D);
+			out->flags |= o2.flags & VTD_TLB_NR;
+		}
 		return 0;
 	}
 	return VTD_FR_AD_UPDATE;

@@ -47,6 +47,9 @@ static void binding_of(struct vtd *vtd, uint16_t sid, struct vtd_binding *b)
 		b->kind = VTD_BIND_PASSTHROUGH;
 		return;
 	}
+	/* A host device can follow first-stage tables (nested on the host), not second-stage ones. */
+	if (ps.pgtt != VTD_PGTT_FS)
+		return;
 	b->kind = VTD_BIND_FIRST_STAGE;
 	b->fsptptr = ps.fsptptr;
 	b->addr_width = (ps.flags & VTD_PS_5LVL) ? 57 : 48;

@@ -190,6 +190,8 @@ static int translate_slow(struct vtd *vtd, uint64_t inv, uint16_t sid, const str
 	w.write = write;
 	w.user = user;
 	w.wpe = ps.flags & VTD_PS_WPE;
+	w.s2_root = ps.ssptptr;
+	w.s2_levels = ps.pgtt == VTD_PGTT_NESTED ? ((ps.flags & VTD_PS_SS3) ? 3 : 4) : 0;
 	if (ps.pgtt == VTD_PGTT_SS) {
 		w.levels = (ps.flags & VTD_PS_SS3) ? 3 : 4;
 	} else {
@@ -240,7 +242,7 @@ static int vtd_translate(void *opaque, uint16_t sid, const struct dma_attrs *att
 	 */
 	if (likely(mode == VTD_MODE_SM || mode == VTD_MODE_LEGACY) &&
 	    likely(vtd_pc__lookup(&vtd->caches, sid, attrs->has_pasid, attrs->has_pasid ? attrs->pasid : 0, &ps)) &&
-	    likely(ps.pgtt == VTD_PGTT_FS || ps.pgtt == VTD_PGTT_SS) &&
+	    likely(ps.pgtt == VTD_PGTT_FS || ps.pgtt == VTD_PGTT_SS || ps.pgtt == VTD_PGTT_NESTED) &&
 	    vtd_iotlb__lookup(&vtd->caches.tlb, ps.did, ps.pasid, iova, &out, &level) &&
 	    likely(perm_ok(out, user_request(attrs, &ps), write, ps.flags)) &&
 	    likely(!(out & VTD_TLB_INTR))) {
@@ -263,7 +265,7 @@ static int vtd_translate_run(void *opaque, uint16_t sid, const struct dma_attrs 
 {
 	struct vtd *vtd = opaque;
 	struct vtd_pasid_snap ps;
-	struct vtd_walk w;
+	struct vtd_walk w = { 0 };
 	uint64_t lim;
 	int ret = vtd_translate(opaque, sid, attrs, iova, dir, gpa, len);
 
@@ -310,6 +312,8 @@ static void init_caps(struct vtd *vtd)
 	vtd->ecap = VTD_ECAP_C | VTD_ECAP_QI | VTD_ECAP_PT | VTD_ECAP_IRO(VTD_IVA_REG) | VTD_ECAP_SRS |
 		    VTD_ECAP_PSS(VTD_PASID_BITS) | VTD_ECAP_PASID | VTD_ECAP_SMTS | VTD_ECAP_SMPWC |
 		    (vtd->opt.slts ? VTD_ECAP_SSTS : VTD_ECAP_FSTS);
+	if (vtd->opt.nested)
+		vtd->ecap |= VTD_ECAP_SSTS | VTD_ECAP_NEST;
 }
 
 struct vtd *vtd__create(struct guest_mem *mem, const struct vtd_options *opt, vtd_msi_fn msi, void *opaque)

@@ -29,6 +29,7 @@ struct vtd_options {
 	bool fs1gp;		/* CAP.FS1GP: first-stage 1 GiB pages (--viommu flts,fs1gp=on, the default) */
 	bool fs5lp;		/* CAP.FS5LP: 5-level first-stage tables, MGAW 57 (not on the command line) */
 	bool slts;		/* --viommu slts: second-stage translation in scalable mode (ECAP.SSTS), no first stage */
+	bool nested;		/* --viommu nested: both stages and nested translation (ECAP.FSTS, SSTS, NEST) */
 	unsigned iotlb_entries;	/* IOTLB capacity, rounded up to a power of two; 0 = 4096 */
 };
 

@@ -73,7 +73,7 @@ static int opt_serial(struct vmm_config *c, const char *a, char *e, size_t n)
 	return 0;
 }
 
-/* --viommu off | flts[,fs1gp=on|off] | slts */
+/* --viommu off | flts[,fs1gp=on|off] | slts | nested[,fs1gp=on|off] */
 static int opt_viommu(struct vmm_config *c, const char *a, char *e, size_t n)
 {
 	char buf[128], *save, *tok;
@@ -86,10 +86,11 @@ static int opt_viommu(struct vmm_config *c, const char *a, char *e, size_t n)
 		return fail(e, n, "--viommu: argument too long");
 	strcpy(buf, a);
 	tok = strtok_r(buf, ",", &save);
-	if (!tok || (strcmp(tok, "flts") && strcmp(tok, "slts")))
-		return fail(e, n, "--viommu: unknown mode '%s' (expected off, flts or slts)", tok ? tok : "");
+	if (!tok || (strcmp(tok, "flts") && strcmp(tok, "slts") && strcmp(tok, "nested")))
+		return fail(e, n, "--viommu: unknown mode '%s' (expected off, flts, slts or nested)", tok ? tok : "");
 	c->viommu.enabled = true;
 	c->viommu.slts = !strcmp(tok, "slts");
+	c->viommu.nested = !strcmp(tok, "nested");
 	while ((tok = strtok_r(NULL, ",", &save))) {
 		if (c->viommu.slts)
 			return fail(e, n, "--viommu: unknown option '%s' (slts takes none)", tok);
@@ -98,7 +99,8 @@ static int opt_viommu(struct vmm_config *c, const char *a, char *e, size_t n)
 		else if (!strcmp(tok, "fs1gp=off"))
 			c->viommu.fs1gp = false;
 		else
-			return fail(e, n, "--viommu: unknown option '%s' (flts takes fs1gp=on|off)", tok);
+			return fail(e, n, "--viommu: unknown option '%s' (%s takes fs1gp=on|off)", tok,
+				    c->viommu.nested ? "nested" : "flts");
 	}
 	return 0;
 }
@@ -264,7 +266,7 @@ static const struct cli_option options[] = {
 	{ "mem", "SIZE", "guest RAM, e.g. 512M or 2G (default 256M)", opt_mem },
 	{ "cpus", "N", "number of vCPUs (default 1)", opt_cpus },
 	{ "serial", "stdio|file:PATH|none", "where COM1 goes (default stdio)", opt_serial },
-	{ "viommu", "off|flts[,fs1gp=on|off]|slts", "virtual VT-d: first- or second-stage translation (default off)", opt_viommu },
+	{ "viommu", "off|flts[,fs1gp=..]|slts|nested[,fs1gp=..]", "virtual VT-d: first stage, second stage, or both nested (default off)", opt_viommu },
 	{ "disk", "PATH[,readonly][,direct][,aio=..][,queues=N]", "virtio-blk on a raw image or block device (repeatable)", opt_disk },
 	{ "net", "tap=NAME[,mac=MAC]", "virtio-net on host tap NAME, created if missing (repeatable)", opt_net },
 	{ "rng", NULL, "virtio-rng, fed from the host's getrandom()", opt_rng },

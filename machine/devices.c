@@ -40,7 +40,8 @@ static void machine__vtd_msi(void *opaque, uint64_t addr, uint32_t data)
 static int machine__viommu_init(struct machine *m)
 {
 	struct vm *vm = &m->vm;
-	struct vtd_options opt = { .fs1gp = m->cfg->viommu.fs1gp, .slts = m->cfg->viommu.slts };
+	struct vtd_options opt = { .fs1gp = m->cfg->viommu.fs1gp, .slts = m->cfg->viommu.slts,
+				   .nested = m->cfg->viommu.nested };
 
 	m->vtd = vtd__create(&vm->mem, &opt, machine__vtd_msi, vm);
 	if (!m->vtd) {

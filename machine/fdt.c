@@ -166,7 +166,7 @@ static int fdt__iommu(void *fdt, const struct machine *m)
 	TRY(fdt_property_string(fdt, "compatible", "intel,vtd"));
 	TRY(prop_u64_pair(fdt, "reg", LAYOUT_VTD_BASE, LAYOUT_VTD_SIZE));
 	TRY(fdt_property_u32(fdt, "phandle", FDT_IOMMU_PHANDLE));
-	TRY(fdt_property_string(fdt, "minivmm,mode", m->cfg->viommu.slts ? "slts" : "flts"));
+	TRY(fdt_property_string(fdt, "minivmm,mode", m->cfg->viommu.slts ? "slts" : m->cfg->viommu.nested ? "nested" : "flts"));
 	if (m->cfg->viommu.fs1gp && !m->cfg->viommu.slts)
 		TRY(fdt_property(fdt, "minivmm,fs1gp", NULL, 0));
 	return fdt_end_node(fdt);

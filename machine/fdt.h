@@ -23,7 +23,7 @@
  *       dev@D,F { reg = <(bus<<16 | devfn<<8) 0 0 0 0>; vendor-id = <v>; device-id = <d>;
  *                 class-code = <c>; minivmm,requester-id = <bus<<8|devfn>; } }
  *   iommu@fed90000 { compatible = "intel,vtd"; reg = <0 0xfed90000 0 0x1000>; phandle = <1>;
- *                    minivmm,mode = "flts" | "slts"; minivmm,fs1gp; (only with fs1gp on) }
+ *                    minivmm,mode = "flts" | "slts" | "nested"; minivmm,fs1gp; (only with fs1gp on) }
  * }
  */
 #ifndef MINIVMM_FDT_H

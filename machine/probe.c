@@ -26,6 +26,8 @@ static const char *mode_name(const struct vmm_config *cfg)
 		return "off";
 	if (cfg->viommu.slts)
 		return "slts";
+	if (cfg->viommu.nested)
+		return cfg->viommu.fs1gp ? "nested" : "nested,fs1gp=off";
 	return cfg->viommu.fs1gp ? "flts" : "flts,fs1gp=off";
 }
 

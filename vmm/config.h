@@ -12,6 +12,7 @@ enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 struct viommu_config {
 	bool enabled;		/* --viommu flts or slts */
 	bool slts;		/* --viommu slts: second-stage translation (ECAP.SSTS) instead of first-stage */
+	bool nested;		/* --viommu nested: both stages and nested translation (ECAP.NEST) */
 	bool fs1gp;		/* first-stage 1 GiB pages offered (CAP.FS1GP); default on */
 };
 

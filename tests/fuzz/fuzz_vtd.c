@@ -110,8 +110,11 @@ static void setup_tables(struct vtd *vtd, struct input *in)
 	put64(0x2000 + devfn * 32, 0x3000 | 1 | (flags & 1 ? VTD_CE0_PASIDE : 0));
 	put64(0x2000 + devfn * 32 + 8, flags & 2 ? VTD_CE1_RID_PRIV : 0);
 	put64(0x3000, 0x4000 | 1);
-	/* Flag 128: a second-stage PASID entry (AW 2) on the same tables, valid with --viommu slts. */
-	put64(0x4000, flags & 128 ? 1 | 2 << 2 | (uint64_t)VTD_PGTT_SS << 6 | 0x5000
+	/*
+	 * Flag 128: a second-stage PASID entry (AW 2) on the same tables, valid with --viommu slts; with
+	 * flag 4 too, nested (PGTT 011b) with the same tables as both stages, valid with --viommu nested.
+	 */
+	put64(0x4000, flags & 128 ? 1 | 2 << 2 | (uint64_t)(flags & 4 ? VTD_PGTT_NESTED : VTD_PGTT_SS) << 6 | 0x5000
 				  : 1 | (uint64_t)(flags & 4 ? VTD_PGTT_PT : VTD_PGTT_FS) << 6);
 	put64(0x4008, 7);
 	put64(0x4010, 0x5000 | (flags & 8 ? VTD_PE2_SRE : 0) | (flags & 16 ? VTD_PE2_WPE : 0));
@@ -194,7 +197,8 @@ static void check_invariants(struct vtd *vtd)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
-	struct vtd_options opt = { .fs1gp = size & 1, .fs5lp = size & 2, .slts = size & 4, .iotlb_entries = 64 };
+	struct vtd_options opt = { .fs1gp = size & 1, .fs5lp = size & 2, .slts = size & 4,
+				   .nested = (size & 12) == 8, .iotlb_entries = 64 };
 	struct vtd *vtd;
 	bool watching = false;
 

@@ -17,10 +17,6 @@
 
 #define SID	0x0010
 #define DID	7
-#define SS_R	1ULL
-#define SS_W	2ULL
-#define SS_RW	3ULL
-#define SS_PS	(1ULL << 7)
 
 static struct vtd_env env;
 static uint64_t lroot;		/* legacy root table */
@@ -70,23 +66,6 @@ static uint64_t set_ctx_ss(uint16_t sid, unsigned aw, uint16_t did)
 	return top;
 }
 
-/* Map @iova -> @gpa at @level (1 4K, 2 2M, 3 1G) in a second stage of @levels; tables get @mid. */
-static uint64_t *ss_map(uint64_t top, unsigned levels, uint64_t iova, uint64_t gpa, unsigned level, uint64_t leaf,
-			uint64_t mid)
-{
-	uint64_t table = top, *p;
-
-	for (unsigned l = levels; l > level; l--) {
-		p = vtd_env__q(&env, table + ((iova >> (12 + 9 * (l - 1))) & 0x1FF) * 8);
-		if (!*p)
-			*p = vtd_env__page(&env) | mid;
-		table = *p & VTD_ADDR_MASK;
-	}
-	p = vtd_env__q(&env, table + ((iova >> (12 + 9 * (level - 1))) & 0x1FF) * 8);
-	*p = gpa | leaf | (level > 1 ? SS_PS : 0);
-	return p;
-}
-
 /* The fault a request gets: 0 when it translates, -1 for a failure without exactly one record. */
 static int fault_of(uint16_t sid, const struct dma_attrs *a, uint64_t iova, enum dma_dir dir)
 {
@@ -126,11 +105,11 @@ START_TEST(legacy_pages)
 {
 	uint64_t top4 = set_ctx_ss(SID, 2, DID), top3 = set_ctx_ss(SID + 1, 1, DID + 1);
 
-	ss_map(top4, 4, 0x1000, 0x300000, 1, SS_RW, SS_RW);
-	ss_map(top4, 4, 0x40200000, 0x600000, 2, SS_RW, SS_RW);
-	ss_map(top4, 4, 0x80000000ULL, 0x40000000, 3, SS_R, SS_RW);
-	ss_map(top4, 4, 0x7F0000000000ULL, 0x500000, 1, SS_RW, SS_RW);	/* needs the 4th level */
-	ss_map(top3, 3, 0x5000, 0x301000, 1, SS_RW, SS_RW);
+	vtd_env__ss_map(&env, top4, 4, 0x1000, 0x300000, 1, SS_RW, SS_RW);
+	vtd_env__ss_map(&env, top4, 4, 0x40200000, 0x600000, 2, SS_RW, SS_RW);
+	vtd_env__ss_map(&env, top4, 4, 0x80000000ULL, 0x40000000, 3, SS_R, SS_RW);
+	vtd_env__ss_map(&env, top4, 4, 0x7F0000000000ULL, 0x500000, 1, SS_RW, SS_RW);	/* needs the 4th level */
+	vtd_env__ss_map(&env, top3, 3, 0x5000, 0x301000, 1, SS_RW, SS_RW);
 	enable_legacy();
 	ck_assert_uint_eq(xlate(0x1234, DMA_READ), 0x300234);
 	ck_assert_uint_eq(xlate(0x1234, DMA_WRITE), 0x300234);
@@ -148,9 +127,9 @@ START_TEST(legacy_permissions)
 {
 	uint64_t top = set_ctx_ss(SID, 2, DID);
 
-	ss_map(top, 4, 0x1000, 0x300000, 1, SS_R, SS_RW);	/* read-only */
-	ss_map(top, 4, 0x2000, 0x301000, 1, SS_W, SS_RW);	/* write-only */
-	ss_map(top, 4, 0x40000000, 0x302000, 1, SS_RW, SS_R);	/* tables read-only: W is the AND */
+	vtd_env__ss_map(&env, top, 4, 0x1000, 0x300000, 1, SS_R, SS_RW);	/* read-only */
+	vtd_env__ss_map(&env, top, 4, 0x2000, 0x301000, 1, SS_W, SS_RW);	/* write-only */
+	vtd_env__ss_map(&env, top, 4, 0x40000000, 0x302000, 1, SS_RW, SS_R);	/* tables read-only: W is the AND */
 	enable_legacy();
 	ck_assert_int_eq(fault_of(SID, NULL, 0x1000, DMA_READ), 0);
 	ck_assert_int_eq(fault_of(SID, NULL, 0x1000, DMA_WRITE), VTD_FR_SS_WRITE);
@@ -171,8 +150,8 @@ START_TEST(legacy_faults)
 	struct dma_attrs pasid = { .has_pasid = true, .pasid = 1 };
 	uint64_t top = set_ctx_ss(SID, 2, DID), *ce, *re, lo, hi;
 
-	ss_map(top, 4, 0x1000, 0x300000, 1, SS_RW, SS_RW);
-	ss_map(top, 4, 0x200000, 0xFEE00000ULL, 1, SS_RW, SS_RW);
+	vtd_env__ss_map(&env, top, 4, 0x1000, 0x300000, 1, SS_RW, SS_RW);
+	vtd_env__ss_map(&env, top, 4, 0x200000, 0xFEE00000ULL, 1, SS_RW, SS_RW);
 	enable_legacy();
 	ck_assert_int_eq(fault_of(SID, NULL, 0x1000, DMA_READ), 0);
 	ck_assert_int_eq(fault_of(SID, &pasid, 0x1000, DMA_READ), VTD_FR_SM_TTM0_PASID);
@@ -195,11 +174,11 @@ START_TEST(legacy_faults)
 	vtd_env__take_fault(&env);
 
 	/* Second-stage entries: reserved bits. SNP is reserved in legacy mode without ECAP.SC. */
-	ss_map(top, 4, 0x5000, 0x305000 | 1ULL << 11, 1, SS_RW, SS_RW);
+	vtd_env__ss_map(&env, top, 4, 0x5000, 0x305000 | 1ULL << 11, 1, SS_RW, SS_RW);
 	ck_assert_int_eq(fault_of(SID, NULL, 0x5000, DMA_READ), VTD_FR_SS_RSVD);
-	ss_map(top, 4, 0x6000, 0x306000 | 1ULL << 50, 1, SS_RW, SS_RW);	/* above the address width */
+	vtd_env__ss_map(&env, top, 4, 0x6000, 0x306000 | 1ULL << 50, 1, SS_RW, SS_RW);	/* above the address width */
 	ck_assert_int_eq(fault_of(SID, NULL, 0x6000, DMA_READ), VTD_FR_SS_RSVD);
-	ss_map(top, 4, 0x1000000000ULL, 0x600000 | 0x1000, 2, SS_RW, SS_RW);	/* 2 MiB leaf, low bits */
+	vtd_env__ss_map(&env, top, 4, 0x1000000000ULL, 0x600000 | 0x1000, 2, SS_RW, SS_RW);	/* 2 MiB leaf, low bits */
 	ck_assert_int_eq(fault_of(SID, NULL, 0x1000000000ULL, DMA_READ), VTD_FR_SS_RSVD);
 	*vtd_env__q(&env, top + 8 * 5) = vtd_env__page(&env) | SS_RW | SS_PS;	/* PS in level 4 */
 	ck_assert_int_eq(fault_of(SID, NULL, 5ULL << 39, DMA_READ), VTD_FR_SS_RSVD);
@@ -269,7 +248,7 @@ START_TEST(legacy_invalidation)
 {
 	uint64_t top = set_ctx_ss(SID, 2, DID), *pte, *ce;
 
-	pte = ss_map(top, 4, 0x1000, 0x300000, 1, SS_RW, SS_RW);
+	pte = vtd_env__ss_map(&env, top, 4, 0x1000, 0x300000, 1, SS_RW, SS_RW);
 	enable_legacy();
 	ck_assert_uint_eq(xlate(0x1000, DMA_READ), 0x300000);
 	*pte = 0x400000 | SS_RW;
@@ -311,8 +290,8 @@ START_TEST(slts_pasid_entries)
 	top = vtd_env__page(&env);
 	pe[1] = DID;
 	pe[0] = 1 | 2 << 2 | (uint64_t)VTD_PGTT_SS << 6 | top;	/* AW 2: 4 levels */
-	pte = ss_map(top, 4, 0x1000, 0x300000 | 1ULL << 11, 1, SS_RW, SS_RW);	/* SNP allowed here */
-	ss_map(top, 4, 0x40000000, 0x600000, 2, SS_R, SS_RW);
+	pte = vtd_env__ss_map(&env, top, 4, 0x1000, 0x300000 | 1ULL << 11, 1, SS_RW, SS_RW);	/* SNP allowed here */
+	vtd_env__ss_map(&env, top, 4, 0x40000000, 0x600000, 2, SS_R, SS_RW);
 	vtd_env__enable(&env);
 	ck_assert_uint_eq(xlate(0x1010, DMA_WRITE), 0x300010);
 	ck_assert_uint_eq(xlate(0x40000010, DMA_READ), 0x600010);

@@ -146,6 +146,13 @@ uint64_t *vtd_env__map_ex(struct vtd_env *e, uint64_t fsroot, unsigned levels, u
 	return p;
 }
 
+uint64_t *vtd_env__ss_map(struct vtd_env *e, uint64_t top, unsigned levels, uint64_t iova, uint64_t gpa,
+			  unsigned level, uint64_t leaf, uint64_t mid)
+{
+	/* The same table shape as the first stage; only the bits differ (PS is bit 7 in both). */
+	return vtd_env__map_ex(e, top, levels, iova, gpa, level, leaf, mid);
+}
+
 uint64_t *vtd_env__map(struct vtd_env *e, uint64_t fsroot, uint64_t iova, uint64_t gpa, unsigned level,
 		       uint64_t leaf)
 {

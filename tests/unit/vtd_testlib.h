@@ -67,6 +67,14 @@ uint64_t *vtd_env__map_ex(struct vtd_env *e, uint64_t fsroot, unsigned levels, u
 uint64_t *vtd_env__map(struct vtd_env *e, uint64_t fsroot, uint64_t iova, uint64_t gpa, unsigned level,
 		       uint64_t leaf);
 
+/* Second-stage entry bits, and a second-stage mapping as vtd_env__map_ex (PS set for level > 1). */
+#define SS_R	(1ULL << 0)
+#define SS_W	(1ULL << 1)
+#define SS_RW	(SS_R | SS_W)
+#define SS_PS	(1ULL << 7)
+uint64_t *vtd_env__ss_map(struct vtd_env *e, uint64_t top, unsigned levels, uint64_t iova, uint64_t gpa,
+			  unsigned level, uint64_t leaf, uint64_t mid);
+
 /* translate() through the unit's dma_translator; @a may be NULL (no PASID). */
 int vtd_env__xlate(struct vtd_env *e, uint16_t sid, const struct dma_attrs *a, uint64_t iova, enum dma_dir dir,
 		   uint64_t *gpa);
