@@ -147,7 +147,7 @@ lab_build() {
 		lab_step modules lab_modules
 	fi
 	lab_step module-index lab_kmods
-	lab_step initramfs-l2 lab_initramfs_l2
+	lab_step initramfs-l2 lab_initramfs_l2 "$1"
 	lab_step initramfs-l1 lab_initramfs_l1 "$1"
 	lab_say "L1 initramfs $(du -h "$LAB_L1_CPIO" | cut -f1), L2 initramfs $(du -h "$LAB_L2_CPIO" | cut -f1)"
 }

@@ -3,9 +3,11 @@
 # under emulation, where decompressing costs more than the bytes).
 #
 #   $LAB_DIR/l2.cpio  busybox-static, tests/lab/l2-init.sh as /init, its tasks (tests/lab/l2/*.sh) under
-#                     /lab/l2, dmaetool (tests/lab/l2/dmaetool.c, static) under /lab/bin, the modules of
-#                     Debian's virtio drivers that are not built in (virtio_blk, virtio_net, virtio_rng;
-#                     virtio_pci and virtio_console are), the stock VFIO (vfio-pci, vfio_iommu_type1), nvme
+#                     /lab/l2, dmaetool (tests/lab/l2/dmaetool.c, static) and minivmm (+ libraries: the
+#                     "nest" task's probes) under /lab/bin, the modules of Debian's virtio drivers that
+#                     are not built in (virtio_blk, virtio_net, virtio_rng; virtio_pci and virtio_console
+#                     are), VFIO (vfio-pci, vfio_iommu_type1) and iommufd as the lab builds them for L1
+#                     (with the device cdev), nvme
 #   $LAB_DIR/l1.cpio  busybox-static, tests/lab/l1-init.sh as /init, kvm_amd, nvme, tun, the lab's
 #                     iommufd/vfio modules, QEMU 10 (+ libraries and firmware), minivmm (+ libraries),
 #                     fdtget, the tier-3 driver and checks under /lab/tests, /lab/vmlinuz, /lab/l2.cpio,
@@ -77,14 +79,23 @@ lab_dmaetool() {
 	mv "$out.tmp" "$out"
 }
 
+# lab_initramfs_l2 [MINIVMM]: MINIVMM, if given, goes to /lab/bin for the "nest" task.
 lab_initramfs_l2() {
-	local r=$LAB_DIR/root-l2
+	local r=$LAB_DIR/root-l2 m
 	lab_base_root "$r"
 	lab_add_modules "$r" virtio_blk virtio_net virtio_rng vfio-pci vfio_iommu_type1 nvme
+	# The lab's iommufd/VFIO override the stock ones (depmod prefers updates/), as in L1.
+	mkdir -p "$r/lib/modules/$LAB_REL/updates"
+	if [ "${LAB_LIGHT:-0}" != 1 ] && [ -f "$LAB_DIR/modules/.done" ]; then
+		for m in $LAB_MODULES; do
+			cp "$LAB_DIR/modules/$m.ko" "$r/lib/modules/$LAB_REL/updates/"
+		done
+	fi
 	lab_depmod "$r"
 	lab_dmaetool
 	mkdir -p "$r/lab/bin" "$r/lab/l2"
 	install -m 755 "$LAB_DIR/dmaetool" "$r/lab/bin/dmaetool"
+	[ -z "${1:-}" ] || lab_add_program "$r" "$1" /lab/bin/minivmm
 	cp "$LAB_ROOT"/tests/lab/l2/*.sh "$r/lab/l2/"
 	install -m 755 "$LAB_ROOT/tests/lab/l2-init.sh" "$r/init"
 	lab_cpio "$r" "$LAB_DIR/l2.cpio"

@@ -153,8 +153,39 @@ for d in $disks; do
 	md5=$(dd if="$d" bs=1M count=8 2>/dev/null | md5sum | cut -d' ' -f1)
 	break
 done
+# tests/lab/l2/nest.sh: the inner probes' answers for the outer --viommu mode, as minivmm gives them.
+# FAKE_NEST: good, lies (flts usable on slts), noecap (-v shows NEST 0), unbound (no vfio-pci),
+# no1g-accepts (fs1gp=on usable on an outer fs1gp=off).
+fake_nest() {
+	bdf=0000:00:01.0
+	why_nest="host IOMMU incompatible with --viommu flts: no nested translation (VT-d ECAP.NEST=0); IOMMU_HWPT_ALLOC(NEST_PARENT): Operation not supported"
+	why_1g="host IOMMU incompatible with --viommu flts: first-stage 1 GiB pages are offered to the guest but the host lacks them (VT-d CAP.FS1GP=0; use --viommu flts,fs1gp=off)"
+	say nest-modules ok
+	if [ "${FAKE_NEST:-good}" = unbound ]; then
+		say nest-bind bdf=$bdf driver=none cdev= iommu=yes
+		return
+	fi
+	say nest-bind bdf=$bdf driver=vfio-pci cdev=vfio0 iommu=yes
+	for m in $(arg nest | tr ',' ' '); do
+		m=$(echo "$m" | tr ':' ',')
+		rc=0 line="$bdf: usable with --viommu $m"
+		if [ "$viommu" = slts ] && [ "$m" != off ] && [ "${FAKE_NEST:-good}" != lies ]; then
+			rc=1 line="$bdf: not usable with --viommu $m: $why_nest"
+		elif [ "$viommu" = nested,fs1gp=off ] && [ "$m" = flts ] && [ "${FAKE_NEST:-good}" != no1g-accepts ]; then
+			rc=1 line="$bdf: not usable with --viommu $m: $why_1g"
+		fi
+		nest=1
+		[ "$viommu" = slts ] || [ "${FAKE_NEST:-good}" = noecap ] && nest=0
+		say nest-probe mode=$m rc=$rc
+		say nest-probe-out $m "$line"
+		say nest-probe-out $m "  host IOMMU: Intel VT-d"
+		say nest-probe-out $m "  ECAP 0x0000000004000000: SMTS 1, NEST $nest, FSTS 1, SSTS 1"
+	done
+}
+
 while IFS= read -r line; do
 	case $line in
+	"@@ FAKE-NEST"*) fake_nest ;;
 	"@@ FAKE-BLK"*) fake_blk ;;
 	"@@ FAKE-NET"*) fake_net ;;
 	*) printf '%s\n' "$line" | sed "s/@MD5_8M@/$md5/g; s/@HVC@/$hvc/g; s/@IRQCHIP@/$irqchip/g" ;;
@@ -242,6 +273,15 @@ c virtio-net '@@ TASK-BEGIN net uptime=4.0' '@@ net-dev eth0 mac=52:54:00:12:34:
 	'@@ TASK-END net uptime=8.0'
 dmesg_ virtio-net
 c virtio-net '@@ L2-END uptime=8.5'
+
+# nesting: the DMA engine at 00:01.0; the task's lines come from the fake VMM
+head_ nesting
+c nesting '@@ pci 0000:00:00.0 0x8086 0x29c0 0x060000 group=0 type=DMA-FQ driver=none' \
+	'@@ pci 0000:00:01.0 0x1b36 0x0011 0x088000 group=1 type=DMA-FQ driver=none'
+iommu_ nesting
+c nesting '@@ TASK-BEGIN nest uptime=4.0' '@@ FAKE-NEST' '@@ TASK-END nest uptime=6.0'
+dmesg_ nesting
+c nesting '@@ L2-END uptime=6.5'
 
 # faults: the DMA engine at 00:02.0 under VFIO, the disk at 00:01.0
 head_ faults
@@ -427,6 +467,12 @@ case_ flts-vague passthrough fail 0 '' FAKE_FLTS=vague
 case_ flts-status passthrough fail 0 '' FAKE_FLTS=usage
 case_ vtd-mode-wrong virtio-blk fail 0 '' FAKE_VTD_MODE=wrong
 case_ vtd-mode-untold virtio-blk fail 0 '' FAKE_VTD_MODE=none
+case_ good nesting pass 0 ''
+case_ inner-flts-on-slts nesting fail 0 '' FAKE_NEST=lies
+case_ no-nest-in-ecap nesting fail 0 '' FAKE_NEST=noecap
+case_ not-bound nesting fail 0 '' FAKE_NEST=unbound
+case_ fs1gp-not-checked nesting fail 0 '' FAKE_NEST=no1g-accepts
+case_ no-task nesting fail 0 '/FAKE-NEST/d'
 case_ probe-lies passthrough fail 0 '' FAKE_PROBE=lies
 case_ probe-other-reason passthrough fail 0 '' FAKE_PROBE=other
 case_ probe-off-refused passthrough fail 0 '' FAKE_PROBE=offbad

@@ -1,0 +1,87 @@
+#!/bin/sh
+# Tier 3 check "nesting" (minivmm only): the passthrough nesting path of a minivmm inside the guest,
+# against L2's real Linux kernel (intel-iommu, iommufd, VFIO cdev) on L1's minivmm vIOMMU. In L2 the DMA
+# engine is bound to vfio-pci and `minivmm probe` asks what a launch with `--vfio` would get: it opens
+# /dev/iommu and the cdev, binds, allocates the nesting parent (IOMMU_HWPT_ALLOC_NEST_PARENT: the
+# kernel's own checks of the emulated CAP/ECAP), runs the vIOMMU's host checks on IOMMU_GET_HW_INFO, and
+# maps its guest RAM (second-stage tables the guest kernel writes into the outer unit) (tests/lab/l2/nest.sh).
+#   nested        outer --viommu nested: inner --viommu off, flts and flts,fs1gp=off are all usable,
+#                 and -v shows the host (outer) ECAP with NEST 1
+#   nested-slts   outer --viommu slts: inner off is usable; inner flts is refused for want of nesting
+#                 (VT-d ECAP.NEST=0), as a real VT-d without nesting makes it
+#   nested-no1g   outer --viommu nested,fs1gp=off: inner flts is refused with the FS1GP message, inner
+#                 flts,fs1gp=off is usable
+# L2 runs with iommufd.allow_unsafe_interrupts=1: the vIOMMU has no interrupt remapping yet, without
+# which iommufd refuses to bind. No KVM is needed in L2 (a probe creates no VM); the DMA itself under
+# the inner vIOMMU waits for nested virtualization. With LAB_VMM=qemu this check has nothing to run.
+# lab-budget: boots=3 seconds=60
+. "$LAB_TESTS_DIR/lib.sh"
+
+CPUS=1
+MEM=512M
+
+if [ "$LAB_VMM" != minivmm ]; then
+	echo "    skip: the nesting check runs minivmm inside minivmm (LAB_VMM=$LAB_VMM)"
+	exit 77
+fi
+
+# probe BOOT MODE: the inner probe's status and first line for --viommu MODE.
+probe_rc() { l2_fact "$1" nest-probe | sed -n "s/^mode=$2 rc=//p" | head -n 1; }
+probe_line() { l2_fact "$1" nest-probe-out | sed -n "s/^$2 //p" | head -n 1; }
+
+# expect BOOT MODE usable|REASON-PART
+expect() {
+	rc=$(probe_rc "$1" "$2")
+	l=$(probe_line "$1" "$2")
+	case $3 in
+	usable)
+		if [ "$rc" = 0 ] && [ "$l" = "$bdf: usable with --viommu $2" ]; then
+			ev_ok "[$1] inner minivmm probe --viommu $2: '$l'"
+		else
+			ev_fail "[$1] inner minivmm probe --viommu $2: status ${rc:-none}, '$l'; want usable"
+			l2_fact "$1" nest-probe-out | grep "^$2 " | head -n 4 | sed 's/^/      | /'
+		fi ;;
+	*)
+		case "$rc $l" in
+		"1 $bdf: not usable with --viommu $2: "*"$3"*) ev_ok "[$1] inner minivmm probe --viommu $2 refuses: '$l'" ;;
+		*) ev_fail "[$1] inner minivmm probe --viommu $2: status ${rc:-none}, '$l'; want status 1 and '$3'" ;;
+		esac ;;
+	esac
+}
+
+# boot NAME OUTER-MODE INNER-MODES: L2 on --viommu OUTER-MODE, its probes for INNER-MODES (':' for ',').
+boot() {
+	l2_boot "$1" $CPUS $MEM "$2" \
+		"intel_iommu=on,sm_on iommufd.allow_unsafe_interrupts=1 lab.do=nest lab.nest=$3" dmae
+	l2_require_exit
+	l2_require_userspace "$1" || return 1
+	b=$(l2_fact "$1" nest-bind | head -n 1)
+	bdf=$(echo "$b" | sed -n 's/.*bdf=\([^ ]*\).*/\1/p')
+	m=$(l2_fact "$1" nest-modules | head -n 1)
+	[ "$m" = ok ] || ev_fail "[$1] L2 could not load iommufd and vfio-pci: $m"
+	case " $b " in
+	*" driver=vfio-pci cdev=vfio"*" iommu=yes "*) ev_ok "[$1] L2 bound the DMA engine to vfio-pci with its cdev: $b" ;;
+	*) ev_fail "[$1] L2 did not get the DMA engine to vfio-pci with a cdev and /dev/iommu: '${b:-no nest-bind fact}'"
+		return 1 ;;
+	esac
+}
+
+if boot nested nested off,flts,flts:fs1gp=off; then
+	expect nested off usable
+	expect nested flts usable
+	expect nested flts,fs1gp=off usable
+	e=$(l2_fact nested nest-probe-out | grep -m 1 '^flts  *ECAP ')
+	case $e in
+	*"NEST 1"*) ev_ok "[nested] the inner probe saw the outer unit's nesting: '$(echo "$e" | sed 's/^flts *//')'" ;;
+	*) ev_fail "[nested] the inner probe -v shows no ECAP line with NEST 1: '$e'" ;;
+	esac
+fi
+if boot nested-slts slts off,flts; then
+	expect nested-slts off usable
+	expect nested-slts flts "no nested translation (VT-d ECAP.NEST=0"
+fi
+if boot nested-no1g nested,fs1gp=off flts,flts:fs1gp=off; then
+	expect nested-no1g flts "(VT-d CAP.FS1GP=0; use --viommu flts,fs1gp=off)"
+	expect nested-no1g flts,fs1gp=off usable
+fi
+ev_result

@@ -1,0 +1,33 @@
+# Tier 3, L2 task "nest" (sourced by tests/lab/l2-init.sh; lab.do=nest): minivmm inside the guest asks,
+# as a launch with --vfio would, whether the DMA engine can be passed through: `minivmm probe` opens
+# /dev/iommu and the VFIO cdev, binds, allocates the nesting parent and runs the vIOMMU's host checks
+# on what L2's kernel reports of L1's minivmm vIOMMU (IOMMU_GET_HW_INFO), maps its guest RAM, and undoes
+# it all. It needs no KVM, so this runs where nested virtualization does not.
+# lab.nest=MODE,MODE...: the --viommu modes of the inner probes, ':' for ',' (flts:fs1gp=off).
+# Prints facts only; tests/lab/checks/70-nesting.sh judges them.
+e=""
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat "$d/vendor" 2>/dev/null) $(cat "$d/device" 2>/dev/null)" = "0x1b36 0x0011" ] && e=$(basename "$d")
+done
+if [ -z "$e" ]; then
+	say nest-dmae absent
+else
+	# The lab's iommufd and VFIO with the device cdev (scripts/lab/modules.sh), as in L1.
+	if modprobe iommufd 2>/tmp/mod.err && modprobe vfio-pci 2>>/tmp/mod.err; then
+		say nest-modules ok
+	else
+		say nest-modules failed $(tr '\n' ' ' </tmp/mod.err)
+	fi
+	echo vfio-pci >"/sys/bus/pci/devices/$e/driver_override"
+	echo "$e" >/sys/bus/pci/drivers_probe 2>/dev/null
+	dr=none
+	[ -e "/sys/bus/pci/devices/$e/driver" ] && dr=$(basename "$(readlink "/sys/bus/pci/devices/$e/driver")")
+	say nest-bind bdf=$e driver=$dr cdev=$(ls "/sys/bus/pci/devices/$e/vfio-dev" 2>/dev/null | head -n 1) \
+		iommu=$([ -c /dev/iommu ] && echo yes || echo no)
+	for m in $(arg nest | tr ',' ' '); do
+		m=$(echo "$m" | tr ':' ',')
+		minivmm probe -v --mem 32M --viommu "$m" "$e" >/tmp/probe.out 2>&1
+		say nest-probe mode=$m rc=$?
+		sed "s/^/@@ nest-probe-out $m /" /tmp/probe.out | head -n 8
+	done
+fi
