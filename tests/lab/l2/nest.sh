@@ -26,8 +26,9 @@ else
 		iommu=$([ -c /dev/iommu ] && echo yes || echo no)
 	for m in $(arg nest | tr ',' ' '); do
 		m=$(echo "$m" | tr ':' ',')
-		minivmm probe -v --mem 32M --viommu "$m" "$e" >/tmp/probe.out 2>&1
+		minivmm probe -v --mem 32M --viommu "$m" "$e" >/tmp/probe.out 2>/tmp/probe.err
 		say nest-probe mode=$m rc=$?
 		sed "s/^/@@ nest-probe-out $m /" /tmp/probe.out | head -n 8
+		sed "s/^/@@ nest-probe-log $m /" /tmp/probe.err | head -n 6
 	done
 fi
