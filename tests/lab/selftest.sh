@@ -155,7 +155,7 @@ for d in $disks; do
 done
 # tests/lab/l2/nest.sh: the inner probes' answers for the outer --viommu mode, as minivmm gives them.
 # FAKE_NEST: good, lies (flts usable on slts), noecap (-v shows NEST 0), unbound (no vfio-pci),
-# no1g-accepts (fs1gp=on usable on an outer fs1gp=off).
+# no1g-accepts (fs1gp=on usable on an outer fs1gp=off), baddma (a copy through iommufd arrives wrong).
 fake_nest() {
 	bdf=0000:00:01.0
 	why_nest="host IOMMU incompatible with --viommu flts: no nested translation (VT-d ECAP.NEST=0); IOMMU_HWPT_ALLOC(NEST_PARENT): Operation not supported"
@@ -181,6 +181,13 @@ fake_nest() {
 		say nest-probe-out $m "  host IOMMU: Intel VT-d"
 		say nest-probe-out $m "  ECAP 0x0000000004000000: SMTS 1, NEST $nest, FSTS 1, SSTS 1"
 	done
+	data=ok
+	[ "${FAKE_NEST:-good}" = baddma ] && data=wrong
+	say dmae open bdf=$bdf cdev=/dev/vfio/devices/vfio0 ioas=1 hwpt=2 id=0x444d4145 max_len=67108864 completed=0
+	say dmae copy status=0x2 busy=0 done=1 error=0 errcode=0 fault_addr=0 fault_dir=0 bytes=65536 completed=1 src=0x100000 dst=0x200000 len=65536 data=$data
+	say dmae unmapped-read status=0x4 busy=0 done=0 error=1 errcode=5 fault_addr=0x7e000000 fault_dir=0 bytes=0 completed=1 src=0x7e000000 dst=0x200000 len=65536
+	say dmae copy status=0x2 busy=0 done=1 error=0 errcode=0 fault_addr=0 fault_dir=0 bytes=65536 completed=2 src=0x100000 dst=0x200000 len=65536 data=ok
+	say nest-dmae-tool rc=0
 }
 
 while IFS= read -r line; do
@@ -473,6 +480,7 @@ case_ no-nest-in-ecap nesting fail 0 '' FAKE_NEST=noecap
 case_ not-bound nesting fail 0 '' FAKE_NEST=unbound
 case_ fs1gp-not-checked nesting fail 0 '' FAKE_NEST=no1g-accepts
 case_ no-task nesting fail 0 '/FAKE-NEST/d'
+case_ iommufd-copy-wrong nesting fail 0 '' FAKE_NEST=baddma
 case_ probe-lies passthrough fail 0 '' FAKE_PROBE=lies
 case_ probe-other-reason passthrough fail 0 '' FAKE_PROBE=other
 case_ probe-off-refused passthrough fail 0 '' FAKE_PROBE=offbad

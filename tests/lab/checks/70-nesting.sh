@@ -11,6 +11,9 @@
 #                 (VT-d ECAP.NEST=0), as a real VT-d without nesting makes it
 #   nested-no1g   outer --viommu nested,fs1gp=off: inner flts is refused with the FS1GP message, inner
 #                 flts,fs1gp=off is usable
+# In each boot L2 then drives the engine itself through iommufd (dmaetool: IOAS, attach, IOAS_MAP): two
+# 64 KiB copies arrive, and one from an unmapped IOVA stops with the engine's fault (ERRCODE 5) there:
+# DMA through the second-stage tables L2's intel-iommu writes into the outer unit.
 # L2 runs with iommufd.allow_unsafe_interrupts=1: the vIOMMU has no interrupt remapping yet, without
 # which iommufd refuses to bind. No KVM is needed in L2 (a probe creates no VM); the DMA itself under
 # the inner vIOMMU waits for nested virtualization. With LAB_VMM=qemu this check has nothing to run.
@@ -49,6 +52,23 @@ expect() {
 	esac
 }
 
+# dma BOOT: the iommufd user's copies.
+dma() {
+	o=$(l2_fact "$1" dmae | grep -m 1 '^open ')
+	case $o in
+	*" cdev="*) ev_ok "[$1] L2's iommufd user has the engine: $o" ;;
+	*) ev_fail "[$1] L2's iommufd user could not open the engine: '$(l2_fact "$1" dmae | head -n 1)'"; return ;;
+	esac
+	n=$(l2_fact "$1" dmae | grep -c '^copy .* data=ok')
+	[ "$n" = 2 ] && ev_ok "[$1] both copies through iommufd arrived: $(l2_fact "$1" dmae | grep -m 1 '^copy ')" ||
+		ev_fail "[$1] $n of 2 copies through iommufd arrived: $(l2_fact "$1" dmae | grep '^copy ' | tr '\n' ';')"
+	u=$(l2_fact "$1" dmae | grep -m 1 '^unmapped-read ')
+	case " $u " in
+	*" error=1 errcode=5 fault_addr=0x7e000000 "*) ev_ok "[$1] the copy from an unmapped IOVA faulted there: $u" ;;
+	*) ev_fail "[$1] the copy from an unmapped IOVA: '$u'; want error=1 errcode=5 fault_addr=0x7e000000" ;;
+	esac
+}
+
 # boot NAME OUTER-MODE INNER-MODES: L2 on --viommu OUTER-MODE, its probes for INNER-MODES (':' for ',').
 boot() {
 	l2_boot "$1" $CPUS $MEM "$2" \
@@ -75,10 +95,12 @@ if boot nested nested off,flts,flts:fs1gp=off; then
 	*"NEST 1"*) ev_ok "[nested] the inner probe saw the outer unit's nesting: '$(echo "$e" | sed 's/^flts *//')'" ;;
 	*) ev_fail "[nested] the inner probe -v shows no ECAP line with NEST 1: '$e'" ;;
 	esac
+	dma nested
 fi
 if boot nested-slts slts off,flts; then
 	expect nested-slts off usable
 	expect nested-slts flts "no nested translation (VT-d ECAP.NEST=0"
+	dma nested-slts
 fi
 if boot nested-no1g nested,fs1gp=off flts,flts:fs1gp=off; then
 	expect nested-no1g flts "(VT-d CAP.FS1GP=0; use --viommu flts,fs1gp=off)"

@@ -8,6 +8,9 @@
  * unmanaged domain of the guest's VT-d driver, i.e. in first-stage tables of minivmm's virtual VT-d.
  *
  *   dmaetool vfio BDF GROUP-DEV STEP...   STEP: copy | ro-write | unmapped-read | abandon
+ *   dmaetool iommufd BDF CDEV STEP...     the same through iommufd and the VFIO device cdev (the lab's
+ *                                         modules, tests/lab/l2/nest.sh): an IOAS the device is attached
+ *                                         to, i.e. a second-stage domain of the guest's VT-d driver
  *   dmaetool regs BDF                     the registers, through sysfs resource0 (no driver bound)
  *
  * copy           64 KiB from a read-only mapping to a writable one; the data must arrive
@@ -24,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 #include <stdarg.h>
@@ -50,6 +54,8 @@
 
 struct engine {
 	int container, group, dev;
+	int iommufd;			/* >= 0: iommufd instead of the container */
+	uint32_t ioas;
 	off_t bar0, cfg;		/* region offsets in the device fd */
 	volatile uint8_t *mmio;		/* regs: sysfs resource0 instead of the device fd */
 };
@@ -148,6 +154,17 @@ static void map(struct engine *e, void *va, uint64_t iova, uint64_t len, uint32_
 		.argsz = sizeof(m), .flags = flags, .vaddr = (uintptr_t)va, .iova = iova, .size = len,
 	};
 
+	if (e->iommufd >= 0) {
+		struct iommu_ioas_map im = {
+			.size = sizeof(im), .ioas_id = e->ioas, .user_va = (uintptr_t)va, .length = len, .iova = iova,
+			.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+				 (flags & VFIO_DMA_MAP_FLAG_WRITE ? IOMMU_IOAS_MAP_WRITEABLE : 0),
+		};
+
+		if (ioctl(e->iommufd, IOMMU_IOAS_MAP, &im))
+			fail("IOMMU_IOAS_MAP iova %#" PRIx64 " size %#" PRIx64 ": %s", iova, len, strerror(errno));
+		return;
+	}
 	if (ioctl(e->container, VFIO_IOMMU_MAP_DMA, &m))
 		fail("VFIO_IOMMU_MAP_DMA iova %#" PRIx64 " size %#" PRIx64 ": %s", iova, len, strerror(errno));
 }
@@ -156,6 +173,13 @@ static void unmap(struct engine *e, uint64_t iova, uint64_t len)
 {
 	struct vfio_iommu_type1_dma_unmap u = { .argsz = sizeof(u), .iova = iova, .size = len };
 
+	if (e->iommufd >= 0) {
+		struct iommu_ioas_unmap iu = { .size = sizeof(iu), .ioas_id = e->ioas, .iova = iova, .length = len };
+
+		if (ioctl(e->iommufd, IOMMU_IOAS_UNMAP, &iu))
+			fail("IOMMU_IOAS_UNMAP iova %#" PRIx64 ": %s", iova, strerror(errno));
+		return;
+	}
 	if (ioctl(e->container, VFIO_IOMMU_UNMAP_DMA, &u))
 		fail("VFIO_IOMMU_UNMAP_DMA iova %#" PRIx64 ": %s", iova, strerror(errno));
 }
@@ -171,10 +195,29 @@ static off_t region(struct engine *e, unsigned index, uint64_t min_size)
 	return (off_t)ri.offset;
 }
 
+/* Bus mastering on, the engine's ID checked: the common end of both ways in. */
+static void enable(struct engine *e, const char *bdf, const char *how)
+{
+	uint16_t cmd;
+
+	e->bar0 = region(e, VFIO_PCI_BAR0_REGION_INDEX, DMAE_REG_SIZE);
+	e->cfg = region(e, VFIO_PCI_CONFIG_REGION_INDEX, 64);
+	if (pread(e->dev, &cmd, 2, e->cfg + PCI_COMMAND) != 2)
+		fail("reading the command register: %s", strerror(errno));
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	if (pwrite(e->dev, &cmd, 2, e->cfg + PCI_COMMAND) != 2)
+		fail("writing the command register: %s", strerror(errno));
+	if (rd32(e, DMAE_ID) != DMAE_ID_VALUE)
+		fail("register ID reads %#x, not the DMA engine's %#x", rd32(e, DMAE_ID), DMAE_ID_VALUE);
+	printf("@@ dmae open bdf=%s %s id=%#x max_len=%u completed=%" PRIu64 "\n", bdf, how, rd32(e, DMAE_ID),
+	       rd32(e, DMAE_MAX_LEN_REG), rd64(e, DMAE_COMPLETED));
+	fflush(stdout);
+}
+
 static void vfio_open(struct engine *e, const char *bdf, const char *group_dev)
 {
 	struct vfio_group_status gs = { .argsz = sizeof(gs) };
-	uint16_t cmd;
+	char how[96];
 
 	e->container = open("/dev/vfio/vfio", O_RDWR);
 	if (e->container < 0)
@@ -198,19 +241,36 @@ static void vfio_open(struct engine *e, const char *bdf, const char *group_dev)
 	e->dev = ioctl(e->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
 	if (e->dev < 0)
 		fail("VFIO_GROUP_GET_DEVICE_FD %s: %s", bdf, strerror(errno));
-	e->bar0 = region(e, VFIO_PCI_BAR0_REGION_INDEX, DMAE_REG_SIZE);
-	e->cfg = region(e, VFIO_PCI_CONFIG_REGION_INDEX, 64);
 	/* vfio-pci enables the device but leaves bus mastering to its user. */
-	if (pread(e->dev, &cmd, 2, e->cfg + PCI_COMMAND) != 2)
-		fail("reading the command register: %s", strerror(errno));
-	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-	if (pwrite(e->dev, &cmd, 2, e->cfg + PCI_COMMAND) != 2)
-		fail("writing the command register: %s", strerror(errno));
-	if (rd32(e, DMAE_ID) != DMAE_ID_VALUE)
-		fail("register ID reads %#x, not the DMA engine's %#x", rd32(e, DMAE_ID), DMAE_ID_VALUE);
-	printf("@@ dmae open bdf=%s group=%s id=%#x max_len=%u completed=%" PRIu64 "\n", bdf, group_dev,
-	       rd32(e, DMAE_ID), rd32(e, DMAE_MAX_LEN_REG), rd64(e, DMAE_COMPLETED));
-	fflush(stdout);
+	snprintf(how, sizeof(how), "group=%s", group_dev);
+	enable(e, bdf, how);
+}
+
+/* iommufd: bind the cdev, attach it to a fresh IOAS (the guest's VT-d driver makes its domain). */
+static void iommufd_open(struct engine *e, const char *bdf, const char *cdev)
+{
+	struct iommu_ioas_alloc ia = { .size = sizeof(ia) };
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	char how[96];
+
+	e->iommufd = open("/dev/iommu", O_RDWR);
+	if (e->iommufd < 0)
+		fail("/dev/iommu: %s", strerror(errno));
+	e->dev = open(cdev, O_RDWR);
+	if (e->dev < 0)
+		fail("%s: %s", cdev, strerror(errno));
+	b.iommufd = e->iommufd;
+	if (ioctl(e->dev, VFIO_DEVICE_BIND_IOMMUFD, &b))
+		fail("VFIO_DEVICE_BIND_IOMMUFD: %s", strerror(errno));
+	if (ioctl(e->iommufd, IOMMU_IOAS_ALLOC, &ia))
+		fail("IOMMU_IOAS_ALLOC: %s", strerror(errno));
+	e->ioas = ia.out_ioas_id;
+	at.pt_id = e->ioas;
+	if (ioctl(e->dev, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at))
+		fail("VFIO_DEVICE_ATTACH_IOMMUFD_PT: %s", strerror(errno));
+	snprintf(how, sizeof(how), "cdev=%s ioas=%u hwpt=%u", cdev, e->ioas, at.pt_id);
+	enable(e, bdf, how);
 }
 
 /* A 64 KiB copy between two good mappings: the data must arrive. */
@@ -297,9 +357,12 @@ static void step_abandon(struct engine *e)
 
 static int cmd_vfio(int argc, char **argv)
 {
-	struct engine e = { 0 };
+	struct engine e = { .iommufd = -1 };
 
-	vfio_open(&e, argv[2], argv[3]);
+	if (!strcmp(argv[1], "iommufd"))
+		iommufd_open(&e, argv[2], argv[3]);
+	else
+		vfio_open(&e, argv[2], argv[3]);
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "copy"))
 			step_copy(&e, "copy");
@@ -341,11 +404,12 @@ static int cmd_regs(const char *bdf)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 4 && !strcmp(argv[1], "vfio"))
+	if (argc >= 4 && (!strcmp(argv[1], "vfio") || !strcmp(argv[1], "iommufd")))
 		return cmd_vfio(argc, argv);
 	if (argc == 3 && !strcmp(argv[1], "regs"))
 		return cmd_regs(argv[2]);
-	fprintf(stderr, "usage: dmaetool vfio BDF /dev/vfio/GROUP STEP... | dmaetool regs BDF\n"
+	fprintf(stderr, "usage: dmaetool vfio BDF /dev/vfio/GROUP STEP... | dmaetool iommufd BDF CDEV STEP... | "
+			"dmaetool regs BDF\n"
 			"  STEP: copy | ro-write | unmapped-read | abandon\n");
 	return 2;
 }

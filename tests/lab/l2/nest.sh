@@ -2,7 +2,8 @@
 # as a launch with --vfio would, whether the DMA engine can be passed through: `minivmm probe` opens
 # /dev/iommu and the VFIO cdev, binds, allocates the nesting parent and runs the vIOMMU's host checks
 # on what L2's kernel reports of L1's minivmm vIOMMU (IOMMU_GET_HW_INFO), maps its guest RAM, and undoes
-# it all. It needs no KVM, so this runs where nested virtualization does not.
+# it all. It needs no KVM, so this runs where nested virtualization does not. Then dmaetool drives the
+# engine through iommufd itself: DMA through the second-stage tables L2's kernel writes into L1's unit.
 # lab.nest=MODE,MODE...: the --viommu modes of the inner probes, ':' for ',' (flts:fs1gp=off).
 # Prints facts only; tests/lab/checks/70-nesting.sh judges them.
 e=""
@@ -31,4 +32,11 @@ else
 		sed "s/^/@@ nest-probe-out $m /" /tmp/probe.out | head -n 8
 		sed "s/^/@@ nest-probe-log $m /" /tmp/probe.err | head -n 6
 	done
+	# Then a plain iommufd user of the engine: its IOAS is a second-stage domain of L2's VT-d driver in
+	# L1's unit; two good copies around one from an unmapped IOVA (dmaetool, tests/lab/l2/dmaetool.c).
+	c=$(ls "/sys/bus/pci/devices/$e/vfio-dev" 2>/dev/null | head -n 1)
+	if [ -n "$c" ] && [ -c "/dev/vfio/devices/$c" ]; then
+		dmaetool iommufd "$e" "/dev/vfio/devices/$c" copy unmapped-read copy
+		say nest-dmae-tool rc=$?
+	fi
 fi
