@@ -32,6 +32,7 @@ static int opt_initrd(struct vmm_config *c, const char *a, char *e, size_t n) { 
 static int opt_cmdline(struct vmm_config *c, const char *a, char *e, size_t n) { c->cmdline = a; return 0; }
 static int opt_dump_dtb(struct vmm_config *c, const char *a, char *e, size_t n) { c->dump_dtb = a; return 0; }
 static int opt_verbose(struct vmm_config *c, const char *a, char *e, size_t n) { c->verbose++; return 0; }
+static int opt_nested_virt(struct vmm_config *c, const char *a, char *e, size_t n) { c->nested_virt = true; return 0; }
 
 static int opt_mem(struct vmm_config *c, const char *a, char *e, size_t n)
 {
@@ -273,6 +274,7 @@ static const struct cli_option options[] = {
 	{ "console", "pty|file:PATH|stdio", "virtio-console (hvc0); stdio only without --serial stdio", opt_console },
 	{ "vfio", "BDF", "pass a host PCI function bound to vfio-pci through (iommufd; repeatable)", opt_vfio },
 	{ "dma-engine", NULL, "PCI DMA-engine test device (copy/fill/compare through the vIOMMU)", opt_dma_engine },
+	{ "nested-virt", NULL, "pass the host KVM's VMX or SVM to the guest, to run its own guests", opt_nested_virt },
 	{ "dump-dtb", "FILE", "write the machine's device tree to FILE and exit", opt_dump_dtb },
 	{ "verbose", NULL, "more messages (repeat for debug)", opt_verbose },
 };

@@ -168,6 +168,32 @@ static bool machine__needs_kvm(const struct machine *m)
 	return !m->cfg->dump_dtb || !access(m->cfg->kvm_dev, R_OK | W_OK);
 }
 
+/*
+ * --nested-virt keeps the host's VMX/SVM in the guest's CPUID (what a guest KVM needs besides, NX, the
+ * vendor, the maximum extended leaf and SVM's leaf 8000000Ah, comes with KVM_GET_SUPPORTED_CPUID as it
+ * is); without it they are hidden. Off by default: a guest hypervisor is a large surface, runs its own
+ * guests slower than the host would, and most guests do not want one.
+ */
+static int machine__nested_virt(struct machine *m)
+{
+	const char *ext;
+
+	if (vm__offline(&m->vm))
+		return 0;
+	if (!m->cfg->nested_virt) {
+		cpuid__hide_virt_ext(m->vm.supported_cpuid);
+		return 0;
+	}
+	ext = cpuid__virt_ext(m->vm.supported_cpuid);
+	if (!ext) {
+		pr_err("--nested-virt: the host KVM cannot run nested guests (KVM_GET_SUPPORTED_CPUID offers neither "
+		       "VMX nor SVM: load kvm_intel or kvm_amd with nested=1, on a CPU that has them)");
+		return VMM_EXIT_ERROR;
+	}
+	pr_info("nested virtualization: %s passed to the guest", ext);
+	return 0;
+}
+
 static int machine__build(struct machine *m, const struct image *kernel, const struct image *initrd)
 {
 	const struct vmm_config *cfg = m->cfg;
@@ -189,6 +215,9 @@ static int machine__build(struct machine *m, const struct image *kernel, const s
 		return ret;
 	if (machine__needs_kvm(m) && vm__attach_kvm(&m->vm, cfg->kvm_dev))
 		return VMM_EXIT_ERROR;
+	ret = machine__nested_virt(m);
+	if (ret)
+		return ret;
 	ret = machine_devices__init(m);
 	if (!ret && cfg->probe)
 		return -1;	/* every device came up: what a probe asks */

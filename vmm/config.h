@@ -70,6 +70,7 @@ struct vmm_config {
 	bool dma_engine;	/* --dma-engine: the DMA-engine test device */
 	const char *dump_dtb;
 	const char *kvm_dev;	/* "/dev/kvm" */
+	bool nested_virt;	/* --nested-virt: the host's VMX or SVM passed to the guest */
 	int verbose;
 
 	/* `minivmm probe BDF...`: build each device as a launch would, without a VM, and say if it works. */

@@ -87,6 +87,40 @@ static unsigned add_topology_leaf(struct kvm_cpuid_entry2 *out, unsigned n, uint
 	return n;
 }
 
+#define CPUID_1_ECX_VMX		BIT(5)
+#define CPUID_80000001_ECX_SVM	BIT(2)
+
+const char *cpuid__virt_ext(const struct kvm_cpuid2 *c)
+{
+	for (unsigned i = 0; i < c->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == 1 && (e->ecx & CPUID_1_ECX_VMX))
+			return "VMX";
+		if (e->function == 0x80000001 && (e->ecx & CPUID_80000001_ECX_SVM))
+			return "SVM";
+	}
+	return NULL;
+}
+
+void cpuid__hide_virt_ext(struct kvm_cpuid2 *c)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 e = c->entries[i];
+
+		if (e.function == 0x8000000A)
+			continue;	/* SVM's own leaf (revision, ASIDs, features): gone with SVM */
+		if (e.function == 1)
+			e.ecx &= ~CPUID_1_ECX_VMX;
+		if (e.function == 0x80000001)
+			e.ecx &= ~CPUID_80000001_ECX_SVM;
+		c->entries[n++] = e;
+	}
+	c->nent = n;
+}
+
 int cpuid__setup(struct vcpu *vcpu, int ncpus)
 {
 	const struct kvm_cpuid2 *sup = vcpu->vm->supported_cpuid;

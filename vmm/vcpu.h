@@ -30,6 +30,14 @@ void vcpu__kick(struct vcpu *vcpu);
 
 /* CPUID for vCPU @id: the host-supported leaves with this vCPU's APIC ID and topology. */
 int cpuid__setup(struct vcpu *vcpu, int ncpus);
+/*
+ * Nested virtualization. KVM_GET_SUPPORTED_CPUID lists VMX (CPUID.1:ECX[5]) or SVM (CPUID.80000001h:
+ * ECX[2], with leaf 8000000Ah) when the host's kvm_intel / kvm_amd runs nested guests. virt_ext() names
+ * the one @c offers ("VMX", "SVM") or NULL; hide_virt_ext() removes both from @c, so the guest sees
+ * no virtualization extension (the default; --nested-virt keeps them).
+ */
+const char *cpuid__virt_ext(const struct kvm_cpuid2 *c);
+void cpuid__hide_virt_ext(struct kvm_cpuid2 *c);
 /* What cpuid__setup() changes in one supported-CPUID entry for vCPU @id of @ncpus (topology, APIC IDs). */
 void cpuid__adjust(struct kvm_cpuid_entry2 *e, int id, int ncpus);
 

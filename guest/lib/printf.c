@@ -68,7 +68,7 @@ static void format(struct out *o, const char *fmt, va_list ap)
 {
 	for (; *fmt; fmt++) {
 		char tmp[32], pad = ' ';
-		bool left = false, is_signed = false, upper = false;
+		bool left = false, is_signed = false, upper = false, alt = false;
 		int width = 0, lng = 0, prec = -1;
 		unsigned base = 10;
 		unsigned long long v;
@@ -82,6 +82,8 @@ static void format(struct out *o, const char *fmt, va_list ap)
 		for (;; fmt++) {
 			if (*fmt == '-')
 				left = true;
+			else if (*fmt == '#')
+				alt = true;	/* 0x before a non-zero %x */
 			else if (*fmt == '0')
 				pad = '0';
 			else
@@ -163,6 +165,10 @@ static void format(struct out *o, const char *fmt, va_list ap)
 		} else {
 			v = lng ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned int);
 			n = 0;
+			if (alt && base == 16 && v) {
+				tmp[n++] = '0';
+				tmp[n++] = upper ? 'X' : 'x';
+			}
 		}
 		n += utoa(tmp + n, v, base, upper);
 		put_padded(o, tmp, n, width, left, pad);

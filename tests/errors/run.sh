@@ -158,6 +158,30 @@ else
 	echo "SKIP dump-dtb, dump-dtb-devices: /dev/kvm is not usable here (they run without it below)"
 	skip=$((skip + 2))
 fi
+# --nested-virt needs a VM: where the host's KVM nests (a CPU with VMX or SVM and kvm_intel/kvm_amd
+# nested=1, as the lab's L1) the guest sees that extension (tests/guest/nested_virt.c, "nested=shown");
+# elsewhere one clear line and status 1.
+host_nests() {
+	grep -qwE 'vmx|svm' /proc/cpuinfo &&
+		grep -qsE '^(Y|1)$' /sys/module/kvm_intel/parameters/nested /sys/module/kvm_amd/parameters/nested
+}
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	if host_nests; then
+		run_ --nested-virt --kernel build/guest/tests/nested_virt.elf --cmdline nested=shown
+		rc=$?
+		if [ $rc = 0 ] && grep -q "PASS: nested_virt" "$T/out"; then
+			ok nested-virt
+		else
+			bad nested-virt "exit $rc, want 0 and PASS: nested_virt (this host's KVM nests): $(tail -n 2 "$T/out" | tr '\n' ' ')"
+		fi
+	else
+		case_ nested-virt 1 "--nested-virt: the host KVM cannot run nested guests" --nested-virt \
+			--kernel build/guest/tests/exitcode.elf
+	fi
+else
+	echo "SKIP nested-virt: /dev/kvm is not usable here (it runs where tier 2 runs on a KVM)"
+	skip=$((skip + 1))
+fi
 NOKVM=1 case_ no-kvm 1 "cannot open /dev/kvm: No such file or directory" --kernel build/guest/tests/exitcode.elf
 NOKVM=1 no_vm_cases "@no-kvm"
 NOKVM=1 dump_ dump-dtb@no-kvm "$T/off.dtb"

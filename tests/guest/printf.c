@@ -1,4 +1,4 @@
-// Tier 2: the runtime's snprintf formats (%s %c %d %u %x %X %lx %llx %p %%, width, '-' and '0', %.Ns).
+// Tier 2: the runtime's snprintf formats (%s %c %d %u %x %X %lx %llx %p %%, width, '-', '0' and '#', %.Ns).
 // TEST-EXIT: 0
 // TEST-EXPECT: PASS: printf
 #include "test.h"
@@ -31,6 +31,7 @@ int main(void)
 	CHECK("a%b", "%c%%%c", 'a', 'b');
 	CHECK("(null)", "%s", null);
 	CHECK("00:1f.7", "%02x:%02x.%x", 0, 31, 7);
+	CHECK("0x1f 0 0XAB|ok", "%#x %#x %#X|%s", 31, 0, 0xab, "ok");	/* '#' takes its argument */
 	CHECK("DSDT|  FAC|ab", "%.4s|%5.3s|%.*s", "DSDTxxxx", "FACP", 2, "abc");
 	/* Truncation: the return value is the full length, the buffer stays terminated. */
 	TEST_EQ(snprintf(small, sizeof(small), "%s", "truncated"), 9);
