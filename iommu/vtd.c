@@ -301,6 +301,14 @@ static void init_caps(struct vtd *vtd)
 		   VTD_CAP_MGAW(vtd->opt.fs5lp ? 57 : 48) | VTD_CAP_FRO(VTD_FRCD_REG) | VTD_CAP_PSI |
 		   VTD_CAP_SLLPS_2M | VTD_CAP_SLLPS_1G |
 		   VTD_CAP_NFR(VTD_NR_FRCD) | VTD_CAP_MAMV(VTD_MAMV) | VTD_CAP_DWD | VTD_CAP_DRD | VTD_CAP_ESRTPS;
+	/*
+	 * CM (caching mode): the guest then invalidates after making entries present too, which is what
+	 * lets a passed-through device follow its PASID entries. --viommu slts takes no passthrough, and
+	 * the unit never caches not-present entries: without CM a second-stage guest skips an
+	 * invalidation per map (Linux flushes on map only for second-stage domains with CM).
+	 */
+	if (vtd->opt.slts)
+		vtd->cap &= ~VTD_CAP_CM;
 	if (vtd->opt.fs1gp && !vtd->opt.slts)
 		vtd->cap |= VTD_CAP_FS1GP;
 	if (vtd->opt.fs5lp && !vtd->opt.slts)

@@ -98,6 +98,7 @@ START_TEST(caps_offer_second_stage)
 	ck_assert(ecap & VTD_ECAP_SSTS);
 	ck_assert(!(ecap & VTD_ECAP_FSTS));
 	ck_assert(!(cap & VTD_CAP_FS1GP));
+	ck_assert(!(cap & VTD_CAP_CM));		/* no passthrough: no caching mode needed */
 }
 END_TEST
 
