@@ -170,12 +170,12 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
 		run_ --nested-virt --kernel build/guest/tests/nested_virt.elf --cmdline nested=shown
 		rc=$?
 		if [ $rc = 0 ] && grep -q "PASS: nested_virt" "$T/out"; then
-			ok nested-virt
+			ok "nested-virt (this host nests; the guest saw: $(grep -m 1 'nested_virt: VMX' "$T/out" | tr -d '\r'))"
 		else
 			bad nested-virt "exit $rc, want 0 and PASS: nested_virt (this host's KVM nests): $(tail -n 2 "$T/out" | tr '\n' ' ')"
 		fi
 	else
-		case_ nested-virt 1 "--nested-virt: the host KVM cannot run nested guests" --nested-virt \
+		case_ nested-virt-refused 1 "--nested-virt: the host KVM cannot run nested guests" --nested-virt \
 			--kernel build/guest/tests/exitcode.elf
 	fi
 else
