@@ -72,6 +72,7 @@ vmm_exec() {
 			rng) set -- "$@" --rng ;;
 			console:*) set -- "$@" --console "file:${_d#console:}" ;;
 			dmae) set -- "$@" --dma-engine ;;
+			nestedvirt) set -- "$@" --nested-virt ;;
 			vfio:*) set -- "$@" --vfio "${_d#vfio:}" ;;
 			*) echo "lab: unknown device '$_d'" >&2; exit 2 ;;
 			esac

@@ -17,7 +17,7 @@ trap 'rm -rf "$T"' EXIT
 cat >"$T/fake-vmm" <<'EOF'
 #!/bin/sh
 # The fake VMM: takes minivmm's or QEMU's arguments, prints $FAKE_CONSOLE, exits with $FAKE_RC.
-disks="" console="" cmdline="" viommu=off vfio=""
+disks="" console="" cmdline="" viommu=off vfio="" nv=0
 why="host IOMMU incompatible with --viommu flts: no nested translation (VT-d ECAP.NEST=0; IOMMU_HWPT_ALLOC(NEST_PARENT): Operation not supported)"
 # minivmm probe [-v] [--mem M] --viommu V BDF. FAKE_PROBE: right, lies (flts usable), other (another
 # reason than the launch's), offbad (off not usable), quiet (-v shows no ECAP).
@@ -51,6 +51,7 @@ while [ $# -gt 0 ]; do
 	--disk) disks="$disks ${2%%,*}"; shift ;;
 	--viommu) viommu=$2; shift ;;
 	--vfio) vfio=$2; shift ;;
+	--nested-virt) nv=1 ;;
 	--console) console=${2#file:}; shift ;;
 	--cmdline | -append) cmdline=$2; shift ;;
 	-drive) f=${2#file=}; disks="$disks ${f%%,*}"; shift ;;
@@ -160,6 +161,13 @@ fake_nest() {
 	bdf=0000:00:01.0
 	why_nest="host IOMMU incompatible with --viommu flts: no nested translation (VT-d ECAP.NEST=0); IOMMU_HWPT_ALLOC(NEST_PARENT): Operation not supported"
 	why_1g="host IOMMU incompatible with --viommu flts: first-stage 1 GiB pages are offered to the guest but the host lacks them (VT-d CAP.FS1GP=0; use --viommu flts,fs1gp=off)"
+	if [ $nv = 1 ] && [ "${FAKE_NEST:-good}" != nokvm ]; then
+		say nest-kvm svm=2 vmx=0 modprobe=ok dev_kvm=yes
+	elif [ $nv = 1 ]; then
+		say nest-kvm svm=2 vmx=0 modprobe=failed:No_such_device dev_kvm=no
+	else
+		say nest-kvm svm=0 vmx=0 modprobe=failed:No_such_device dev_kvm=no
+	fi
 	say nest-modules ok
 	if [ "${FAKE_NEST:-good}" = unbound ]; then
 		say nest-bind bdf=$bdf driver=none cdev= iommu=yes
@@ -207,7 +215,8 @@ export LAB_L2_TIMEOUT=2 LAB_L2_TRIES=2 FAKE_DIR="$T"
 # MD5 of the first MiB the canned console reports; the fake refuses or hangs at once.
 export LAB_PT_BDF=0000:00:04.0 LAB_PT_MD5=5d2a1c3e9f0b7a6d8c4e2f1a0b9c8d7e LAB_PT_REFUSE_TIMEOUT=2
 # Small disks for the virtio-blk check: the judgement does not depend on the size.
-export LAB_BLK_MIB=32 LAB_BLK_SRC_MIB=8 LAB_BLK_OPS=12 LAB_BLK_MAX_SECT=512 LAB_BLK_WATCHDOG=2
+# A fixed seed: with a random one, a later copy could now and then cover the misplaced one.
+export LAB_BLK_MIB=32 LAB_BLK_SRC_MIB=8 LAB_BLK_OPS=12 LAB_BLK_MAX_SECT=512 LAB_BLK_WATCHDOG=2 LAB_BLK_SEED=20261207
 
 # Consoles as the L2 /init prints them (CRLF, as a 16550 console delivers it). c FILE LINE...: append.
 c() {
@@ -481,6 +490,7 @@ case_ not-bound nesting fail 0 '' FAKE_NEST=unbound
 case_ fs1gp-not-checked nesting fail 0 '' FAKE_NEST=no1g-accepts
 case_ no-task nesting fail 0 '/FAKE-NEST/d'
 case_ iommufd-copy-wrong nesting fail 0 '' FAKE_NEST=baddma
+case_ guest-kvm-down nesting fail 0 '' FAKE_NEST=nokvm
 case_ probe-lies passthrough fail 0 '' FAKE_PROBE=lies
 case_ probe-other-reason passthrough fail 0 '' FAKE_PROBE=other
 case_ probe-off-refused passthrough fail 0 '' FAKE_PROBE=offbad

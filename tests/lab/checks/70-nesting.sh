@@ -14,6 +14,8 @@
 # In each boot L2 then drives the engine itself through iommufd (dmaetool: IOAS, attach, IOAS_MAP): two
 # 64 KiB copies arrive, and one from an unmapped IOVA stops with the engine's fault (ERRCODE 5) there:
 # DMA through the second-stage tables L2's intel-iommu writes into the outer unit.
+# The nested boot also has --nested-virt: L2 sees SVM, its kvm_amd loads and /dev/kvm appears (the
+# others do not: SVM stays hidden).
 # L2 runs with iommufd.allow_unsafe_interrupts=1: the vIOMMU has no interrupt remapping yet, without
 # which iommufd refuses to bind. No KVM is needed in L2 (a probe creates no VM); the DMA itself under
 # the inner vIOMMU waits for nested virtualization. With LAB_VMM=qemu this check has nothing to run.
@@ -69,10 +71,11 @@ dma() {
 	esac
 }
 
-# boot NAME OUTER-MODE INNER-MODES: L2 on --viommu OUTER-MODE, its probes for INNER-MODES (':' for ',').
+# boot NAME OUTER-MODE INNER-MODES [DEVICE...]: L2 on --viommu OUTER-MODE, its probes for INNER-MODES
+# (':' for ',').
 boot() {
 	l2_boot "$1" $CPUS $MEM "$2" \
-		"intel_iommu=on,sm_on iommufd.allow_unsafe_interrupts=1 lab.do=nest lab.nest=$3" dmae
+		"intel_iommu=on,sm_on iommufd.allow_unsafe_interrupts=1 lab.do=nest lab.nest=$3" "dmae ${4:-}"
 	l2_require_exit
 	l2_require_userspace "$1" || return 1
 	b=$(l2_fact "$1" nest-bind | head -n 1)
@@ -86,7 +89,13 @@ boot() {
 	esac
 }
 
-if boot nested nested off,flts,flts:fs1gp=off; then
+if boot nested nested off,flts,flts:fs1gp=off nestedvirt; then
+	k=$(l2_fact nested nest-kvm | head -n 1)
+	case " $k " in
+	*" svm=0 "*) ev_fail "[nested] --nested-virt: L2 sees no SVM: '$k'" ;;
+	*" modprobe=ok dev_kvm=yes "*) ev_ok "[nested] --nested-virt: L2's own KVM is up (kvm_amd, /dev/kvm): $k" ;;
+	*) ev_fail "[nested] --nested-virt: L2 sees SVM but its KVM did not come up: '$k'" ;;
+	esac
 	expect nested off usable
 	expect nested flts usable
 	expect nested flts,fs1gp=off usable
@@ -98,6 +107,11 @@ if boot nested nested off,flts,flts:fs1gp=off; then
 	dma nested
 fi
 if boot nested-slts slts off,flts; then
+	k=$(l2_fact nested-slts nest-kvm | head -n 1)
+	case " $k " in
+	*" svm=0 vmx=0 "*) ev_ok "[nested-slts] without --nested-virt L2 sees no virtualization extension: $k" ;;
+	*) ev_fail "[nested-slts] without --nested-virt L2 sees one: '$k'" ;;
+	esac
 	expect nested-slts off usable
 	expect nested-slts flts "no nested translation (VT-d ECAP.NEST=0"
 	dma nested-slts

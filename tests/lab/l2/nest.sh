@@ -6,6 +6,10 @@
 # engine through iommufd itself: DMA through the second-stage tables L2's kernel writes into L1's unit.
 # lab.nest=MODE,MODE...: the --viommu modes of the inner probes, ':' for ',' (flts:fs1gp=off).
 # Prints facts only; tests/lab/checks/70-nesting.sh judges them.
+# With --nested-virt the guest's own KVM: SVM in its CPU flags, kvm_amd loads, /dev/kvm appears.
+say nest-kvm svm=$(grep -c -w svm /proc/cpuinfo) vmx=$(grep -c -w vmx /proc/cpuinfo) \
+	modprobe=$(modprobe kvm_amd 2>/tmp/kvm.err && echo ok || echo "failed:$(head -c 80 /tmp/kvm.err | tr ' ' _)") \
+	dev_kvm=$([ -c /dev/kvm ] && echo yes || echo no)
 e=""
 for d in /sys/bus/pci/devices/*; do
 	[ "$(cat "$d/vendor" 2>/dev/null) $(cat "$d/device" 2>/dev/null)" = "0x1b36 0x0011" ] && e=$(basename "$d")
