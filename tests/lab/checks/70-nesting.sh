@@ -75,7 +75,7 @@ dma() {
 # (':' for ',').
 boot() {
 	l2_boot "$1" $CPUS $MEM "$2" \
-		"intel_iommu=on,sm_on iommufd.allow_unsafe_interrupts=1 lab.do=nest lab.nest=$3" "dmae ${4:-}"
+		"intel_iommu=on,sm_on iommufd.allow_unsafe_interrupts=1 lab.do=nest lab.nest=$3 lab.l3=1" "dmae ${4:-}"
 	l2_require_exit
 	l2_require_userspace "$1" || return 1
 	b=$(l2_fact "$1" nest-bind | head -n 1)
@@ -96,6 +96,9 @@ if boot nested nested off,flts,flts:fs1gp=off nestedvirt; then
 	*" modprobe=ok dev_kvm=yes "*) ev_ok "[nested] --nested-virt: L2's own KVM is up (kvm_amd, /dev/kvm): $k" ;;
 	*) ev_fail "[nested] --nested-virt: L2 sees SVM but its KVM did not come up: '$k'" ;;
 	esac
+	# minivmm inside minivmm: the inner one's default guest (L3) on L2's KVM; measured, not judged yet.
+	ev_info "[nested] minivmm in L2 running its default guest on L2's KVM: $(l2_fact nested nest-l3 | head -n 1);" \
+		"last lines: $(l2_fact nested nest-l3-out | tr '\n' ';' | cut -c1-200)"
 	expect nested off usable
 	expect nested flts usable
 	expect nested flts,fs1gp=off usable

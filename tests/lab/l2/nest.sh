@@ -10,6 +10,13 @@
 say nest-kvm svm=$(grep -c -w svm /proc/cpuinfo) vmx=$(grep -c -w vmx /proc/cpuinfo) \
 	modprobe=$(modprobe kvm_amd 2>/tmp/kvm.err && echo ok || echo "failed:$(head -c 80 /tmp/kvm.err | tr ' ' _)") \
 	dev_kvm=$([ -c /dev/kvm ] && echo yes || echo no)
+# minivmm inside minivmm: the inner one runs its embedded default guest (L3) on L2's KVM, within 40 s.
+if [ -c /dev/kvm ] && [ "$(arg l3)" = 1 ]; then
+	t0=$(now)
+	timeout 40 minivmm >/tmp/l3.out 2>&1
+	say nest-l3 rc=$? secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') lines=$(grep -c . /tmp/l3.out)
+	tail -n 3 /tmp/l3.out | sed 's/^/@@ nest-l3-out /'
+fi
 e=""
 for d in /sys/bus/pci/devices/*; do
 	[ "$(cat "$d/vendor" 2>/dev/null) $(cat "$d/device" 2>/dev/null)" = "0x1b36 0x0011" ] && e=$(basename "$d")
