@@ -163,6 +163,13 @@ fake_nest() {
 	why_1g="host IOMMU incompatible with --viommu flts: first-stage 1 GiB pages are offered to the guest but the host lacks them (VT-d CAP.FS1GP=0; use --viommu flts,fs1gp=off)"
 	if [ $nv = 1 ] && [ "${FAKE_NEST:-good}" != nokvm ]; then
 		say nest-kvm svm=2 vmx=0 modprobe=ok dev_kvm=yes
+		if [ "${FAKE_NEST:-good}" = l3fail ]; then
+			say nest-l3 rc=124 secs=40.0 lines=2
+			say nest-l3-out "pci: ECAM 0xe0000000, buses 0-0"
+		else
+			say nest-l3 rc=0 secs=0.6 lines=10
+			say nest-l3-out "powering off"
+		fi
 	elif [ $nv = 1 ]; then
 		say nest-kvm svm=2 vmx=0 modprobe=failed:No_such_device dev_kvm=no
 	else
@@ -196,6 +203,11 @@ fake_nest() {
 	say dmae unmapped-read status=0x4 busy=0 done=0 error=1 errcode=5 fault_addr=0x7e000000 fault_dir=0 bytes=0 completed=1 src=0x7e000000 dst=0x200000 len=65536
 	say dmae copy status=0x2 busy=0 done=1 error=0 errcode=0 fault_addr=0 fault_dir=0 bytes=65536 completed=2 src=0x100000 dst=0x200000 len=65536 data=ok
 	say nest-dmae-tool rc=0
+	if [ $nv = 1 ] && [ "${FAKE_NEST:-good}" != nokvm ]; then
+		say nest-l3-vfio rc=0 lines=12
+		say nest-l3-vfio-out "minivmm: vfio $bdf: 1b36:0011 at 00:01.0"
+		[ "${FAKE_NEST:-good}" = l3novfio ] || say nest-l3-vfio-out "pci: 00:01.0 1b36:0011 class 088000"
+	fi
 }
 
 while IFS= read -r line; do
@@ -491,6 +503,8 @@ case_ fs1gp-not-checked nesting fail 0 '' FAKE_NEST=no1g-accepts
 case_ no-task nesting fail 0 '/FAKE-NEST/d'
 case_ iommufd-copy-wrong nesting fail 0 '' FAKE_NEST=baddma
 case_ guest-kvm-down nesting fail 0 '' FAKE_NEST=nokvm
+case_ l3-hangs nesting fail 0 '' FAKE_NEST=l3fail
+case_ l3-without-the-engine nesting fail 0 '' FAKE_NEST=l3novfio
 case_ probe-lies passthrough fail 0 '' FAKE_PROBE=lies
 case_ probe-other-reason passthrough fail 0 '' FAKE_PROBE=other
 case_ probe-off-refused passthrough fail 0 '' FAKE_PROBE=offbad

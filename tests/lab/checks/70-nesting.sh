@@ -96,9 +96,20 @@ if boot nested nested off,flts,flts:fs1gp=off nestedvirt; then
 	*" modprobe=ok dev_kvm=yes "*) ev_ok "[nested] --nested-virt: L2's own KVM is up (kvm_amd, /dev/kvm): $k" ;;
 	*) ev_fail "[nested] --nested-virt: L2 sees SVM but its KVM did not come up: '$k'" ;;
 	esac
-	# minivmm inside minivmm: the inner one's default guest (L3) on L2's KVM; measured, not judged yet.
-	ev_info "[nested] minivmm in L2 running its default guest on L2's KVM: $(l2_fact nested nest-l3 | head -n 1);" \
-		"last lines: $(l2_fact nested nest-l3-out | tr '\n' ';' | cut -c1-200)"
+	# minivmm inside minivmm: the inner one's default guest (L3) on L2's KVM.
+	l=$(l2_fact nested nest-l3 | head -n 1)
+	case " $l $(l2_fact nested nest-l3-out | tail -n 1) " in
+	*" rc=0 "*"powering off"*) ev_ok "[nested] minivmm in L2 ran its default guest (L3) on L2's KVM: $l" ;;
+	*) ev_fail "[nested] minivmm in L2 did not run its default guest: '$l'; $(l2_fact nested nest-l3-out | tr '\n' ';')" ;;
+	esac
+	# ...and passed the DMA engine through to it with its own vIOMMU, nested on L2's kernel.
+	l=$(l2_fact nested nest-l3-vfio | head -n 1)
+	g=$(l2_fact nested nest-l3-vfio-out | grep -m 1 'pci: .*1b36:0011')
+	case " $l " in
+	*" rc=0 "*) [ -n "$g" ] && ev_ok "[nested] minivmm in L2 launched with --vfio (the engine) --viommu flts; L3 lists it: '$g'" ||
+		ev_fail "[nested] the inner launch ran but L3 did not list the engine: $(l2_fact nested nest-l3-vfio-out | tr '\n' ';')" ;;
+	*) ev_fail "[nested] minivmm in L2 with --vfio --viommu flts: '$l'; $(l2_fact nested nest-l3-vfio-out | tr '\n' ';')" ;;
+	esac
 	expect nested off usable
 	expect nested flts usable
 	expect nested flts,fs1gp=off usable

@@ -50,4 +50,11 @@ else
 		dmaetool iommufd "$e" "/dev/vfio/devices/$c" copy unmapped-read copy
 		say nest-dmae-tool rc=$?
 	fi
+	# A launch, not a probe: the inner minivmm passes the engine through to its default guest (L3) with
+	# its own vIOMMU (flts), nested on L2's kernel: the guest must list the engine on its PCI bus.
+	if [ -c /dev/kvm ] && [ "$(arg l3)" = 1 ]; then
+		timeout 60 minivmm -v --vfio "$e" --viommu flts >/tmp/l3v.out 2>&1
+		say nest-l3-vfio rc=$? lines=$(grep -c . /tmp/l3v.out)
+		grep -E '1b36:0011|vfio|error' /tmp/l3v.out | head -n 6 | sed 's/^/@@ nest-l3-vfio-out /'
+	fi
 fi
