@@ -122,7 +122,8 @@ lab_minivmm() {
 		lab_say "minivmm: $LAB_MINIVMM_BIN (LAB_MINIVMM; not rebuilt)"
 		return 0
 	fi
-	if ! make --no-print-directory minivmm >"$LAB_BUILD/make-minivmm.log" 2>&1; then
+	# With the guest program the nesting check runs as L3 (tests/guest/vtd_nest.c).
+	if ! make --no-print-directory minivmm build/guest/tests/vtd_nest.elf >"$LAB_BUILD/make-minivmm.log" 2>&1; then
 		tail -n 25 "$LAB_BUILD/make-minivmm.log" | sed 's/^/  make> /'
 		lab_say "minivmm does not build (log: $LAB_BUILD/make-minivmm.log)"
 		return 1

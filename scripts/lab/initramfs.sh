@@ -97,6 +97,9 @@ lab_initramfs_l2() {
 	mkdir -p "$r/lab/bin" "$r/lab/l2"
 	install -m 755 "$LAB_DIR/dmaetool" "$r/lab/bin/dmaetool"
 	[ -z "${1:-}" ] || lab_add_program "$r" "$1" /lab/bin/minivmm
+	# L3 of the nesting check: the guest program minivmm runs inside L2 (tests/guest/vtd_nest.c).
+	mkdir -p "$r/lab/l3"
+	[ ! -f "$LAB_ROOT/build/guest/tests/vtd_nest.elf" ] || cp "$LAB_ROOT/build/guest/tests/vtd_nest.elf" "$r/lab/l3/"
 	cp "$LAB_ROOT"/tests/lab/l2/*.sh "$r/lab/l2/"
 	install -m 755 "$LAB_ROOT/tests/lab/l2-init.sh" "$r/init"
 	lab_cpio "$r" "$LAB_DIR/l2.cpio"

@@ -207,6 +207,14 @@ fake_nest() {
 		say nest-l3-vfio rc=0 lines=12
 		say nest-l3-vfio-out "minivmm: vfio $bdf: 1b36:0011 at 00:01.0"
 		[ "${FAKE_NEST:-good}" = l3novfio ] || say nest-l3-vfio-out "pci: 00:01.0 1b36:0011 class 088000"
+		if [ "${FAKE_NEST:-good}" = l3dma ]; then
+			say nest-l3-dma rc=1 secs=3.0
+			say nest-l3-dma-out "vtd_nest.c:72: copy after the remap: it also reached the old page"
+		else
+			say nest-l3-dma rc=0 secs=3.0
+			say nest-l3-dma-out "vtd_nest: copy through first-stage tables: ok"
+			say nest-l3-dma-out "PASS: vtd_nest"
+		fi
 	fi
 }
 
@@ -505,6 +513,7 @@ case_ iommufd-copy-wrong nesting fail 0 '' FAKE_NEST=baddma
 case_ guest-kvm-down nesting fail 0 '' FAKE_NEST=nokvm
 case_ l3-hangs nesting fail 0 '' FAKE_NEST=l3fail
 case_ l3-without-the-engine nesting fail 0 '' FAKE_NEST=l3novfio
+case_ l3-dma-wrong nesting fail 0 '' FAKE_NEST=l3dma
 case_ probe-lies passthrough fail 0 '' FAKE_PROBE=lies
 case_ probe-other-reason passthrough fail 0 '' FAKE_PROBE=other
 case_ probe-off-refused passthrough fail 0 '' FAKE_PROBE=offbad

@@ -110,6 +110,13 @@ if boot nested nested off,flts,flts:fs1gp=off nestedvirt; then
 		ev_fail "[nested] the inner launch ran but L3 did not list the engine: $(l2_fact nested nest-l3-vfio-out | tr '\n' ';')" ;;
 	*) ev_fail "[nested] minivmm in L2 with --vfio --viommu flts: '$l'; $(l2_fact nested nest-l3-vfio-out | tr '\n' ';')" ;;
 	esac
+	# L3 drives the engine through its first-stage tables (tests/guest/vtd_nest.c).
+	l=$(l2_fact nested nest-l3-dma | head -n 1)
+	o=$(l2_fact nested nest-l3-dma-out | tr '\n' ';')
+	case " $l $o " in
+	*" rc=0 "*"PASS: vtd_nest"*) ev_ok "[nested] L3's DMA through its first-stage tables, nested on L2's kernel, walked by L1's unit: $l; $o" ;;
+	*) ev_fail "[nested] L3's DMA program (tests/guest/vtd_nest.c) did not pass: '$l'; $o" ;;
+	esac
 	expect nested off usable
 	expect nested flts usable
 	expect nested flts,fs1gp=off usable

@@ -56,5 +56,14 @@ else
 		timeout 60 minivmm -v --vfio "$e" --viommu flts >/tmp/l3v.out 2>&1
 		say nest-l3-vfio rc=$? lines=$(grep -c . /tmp/l3v.out)
 		grep -E '1b36:0011|vfio|error' /tmp/l3v.out | head -n 6 | sed 's/^/@@ nest-l3-vfio-out /'
+		# L3 drives the engine: DMA through its first-stage tables, nested on L2's kernel, walked by L1.
+		if [ -f /lab/l3/vtd_nest.elf ]; then
+			t0=$(now)
+			timeout 90 minivmm --vfio "$e" --viommu flts --mem 512M --kernel /lab/l3/vtd_nest.elf >/tmp/l3d.out 2>&1
+			say nest-l3-dma rc=$? secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+			grep -E 'vtd_nest|error|FAIL|PASS' /tmp/l3d.out | head -n 8 | sed 's/^/@@ nest-l3-dma-out /'
+		else
+			say nest-l3-dma absent
+		fi
 	fi
 fi
