@@ -7,7 +7,7 @@
 //     checks the next copy lands at the new place and not the old one;
 //  3. clears its PASID entry, invalidates, and checks the next copy is refused (the engine's error);
 //  4. makes the entry pass-through (PGTT 100b) and checks the engine reaches guest-physical addresses.
-// TEST-ARGS: --mem 512M --viommu flts --dma-engine
+// TEST-ARGS: --mem 64M --viommu flts --dma-engine
 // TEST-EXIT: 0
 // TEST-EXPECT: PASS: vtd_nest
 #include "dmae.h"

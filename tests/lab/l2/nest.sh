@@ -59,7 +59,7 @@ else
 		# L3 drives the engine: DMA through its first-stage tables, nested on L2's kernel, walked by L1.
 		if [ -f /lab/l3/vtd_nest.elf ]; then
 			t0=$(now)
-			timeout 90 minivmm --vfio "$e" --viommu flts --mem 512M --kernel /lab/l3/vtd_nest.elf >/tmp/l3d.out 2>&1
+			timeout 90 minivmm --vfio "$e" --viommu flts --mem 64M --kernel /lab/l3/vtd_nest.elf >/tmp/l3d.out 2>&1
 			say nest-l3-dma rc=$? secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
 			grep -E 'vtd_nest|error|FAIL|PASS' /tmp/l3d.out | head -n 8 | sed 's/^/@@ nest-l3-dma-out /'
 		else
