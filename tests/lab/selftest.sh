@@ -205,6 +205,9 @@ fake_nest() {
 	say nest-dmae-tool rc=0
 	if [ $nv = 1 ] && [ "${FAKE_NEST:-good}" != nokvm ]; then
 		say nest-l3-vfio rc=0 lines=12
+		[ "${FAKE_NEST:-good}" = l3order ] && say nest-l3-vfio-out "minivmm: vfio $bdf: host IOMMU device handed to the vIOMMU: its checks passed (VT-d CAP 0x1 ECAP 0x2)"
+		say nest-l3-vfio-out "minivmm: vfio $bdf: nesting parent HWPT 3 allocated and attached"
+		say nest-l3-vfio-out "minivmm: vfio $bdf: host IOMMU device handed to the vIOMMU: its checks passed (VT-d CAP 0x1 ECAP 0x2)"
 		say nest-l3-vfio-out "minivmm: vfio $bdf: 1b36:0011 at 00:01.0"
 		[ "${FAKE_NEST:-good}" = l3novfio ] || say nest-l3-vfio-out "pci: 00:01.0 1b36:0011 class 088000"
 		if [ "${FAKE_NEST:-good}" = l3dma ]; then
@@ -317,6 +320,7 @@ c nesting '@@ pci 0000:00:00.0 0x8086 0x29c0 0x060000 group=0 type=DMA-FQ driver
 iommu_ nesting
 c nesting '@@ TASK-BEGIN nest uptime=4.0' '@@ FAKE-NEST' '@@ TASK-END nest uptime=6.0'
 dmesg_ nesting
+c nesting '@@ dmesg [ 9.120000] DMAR: [DMA Read NO_PASID] Request device [00:01.0] fault addr 0x123400000000 [fault reason 0x59] SM: Present bit in PASID table entry is clear'
 c nesting '@@ L2-END uptime=6.5'
 
 # faults: the DMA engine at 00:02.0 under VFIO, the disk at 00:01.0
@@ -514,6 +518,8 @@ case_ guest-kvm-down nesting fail 0 '' FAKE_NEST=nokvm
 case_ l3-hangs nesting fail 0 '' FAKE_NEST=l3fail
 case_ l3-without-the-engine nesting fail 0 '' FAKE_NEST=l3novfio
 case_ l3-dma-wrong nesting fail 0 '' FAKE_NEST=l3dma
+case_ l3-seed-order nesting fail 0 '' FAKE_NEST=l3order
+case_ l3-fault-unlogged nesting fail 0 '/fault addr 0x123400000000/d'
 case_ probe-lies passthrough fail 0 '' FAKE_PROBE=lies
 case_ probe-other-reason passthrough fail 0 '' FAKE_PROBE=other
 case_ probe-off-refused passthrough fail 0 '' FAKE_PROBE=offbad

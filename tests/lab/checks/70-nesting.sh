@@ -110,6 +110,16 @@ if boot nested nested off,flts,flts:fs1gp=off nestedvirt; then
 		ev_fail "[nested] the inner launch ran but L3 did not list the engine: $(l2_fact nested nest-l3-vfio-out | tr '\n' ';')" ;;
 	*) ev_fail "[nested] minivmm in L2 with --vfio --viommu flts: '$l'; $(l2_fact nested nest-l3-vfio-out | tr '\n' ';')" ;;
 	esac
+	# The seed's order in the inner minivmm's own log: the nesting parent before the host IOMMU device.
+	p=$(l2_fact nested nest-l3-vfio-out | grep -n 'nesting parent HWPT .* allocated and attached' | head -n 1 | cut -d: -f1)
+	q=$(l2_fact nested nest-l3-vfio-out | grep -n 'host IOMMU device handed to the vIOMMU' | head -n 1 | cut -d: -f1)
+	if [ -n "$p" ] && [ -n "$q" ] && [ "$p" -lt "$q" ]; then
+		ev_ok "[nested] the inner minivmm attached the nesting parent before handing the host IOMMU device to" \
+			"its vIOMMU, whose checks passed on L2's kernel: $(l2_fact nested nest-l3-vfio-out | grep -E 'nesting parent|handed' | tr '\n' ';')"
+	else
+		ev_fail "[nested] the inner minivmm's log does not show the nesting parent before the host IOMMU device:" \
+			"$(l2_fact nested nest-l3-vfio-out | tr '\n' ';')"
+	fi
 	# L3 drives the engine through its first-stage tables (tests/guest/vtd_nest.c).
 	l=$(l2_fact nested nest-l3-dma | head -n 1)
 	o=$(l2_fact nested nest-l3-dma-out | tr '\n' ';')
@@ -117,6 +127,13 @@ if boot nested nested off,flts,flts:fs1gp=off nestedvirt; then
 	*" rc=0 "*"PASS: vtd_nest"*) ev_ok "[nested] L3's DMA through its first-stage tables, nested on L2's kernel, walked by L1's unit: $l; $o" ;;
 	*) ev_fail "[nested] L3's DMA program (tests/guest/vtd_nest.c) did not pass: '$l'; $o" ;;
 	esac
+	# Its blocked copy (no PASID entry) is a fault of L1's unit, which L2's kernel logs: the IOVA is L3's.
+	f=$(l2_fact nested dmesg | grep -m 1 -i 'fault addr 0x123400000000')
+	if [ -n "$f" ]; then
+		ev_ok "[nested] L1's unit recorded L3's blocked copy, L2's kernel logged it: '$f'"
+	else
+		ev_fail "[nested] no DMAR fault at L3's IOVA 0x123400000000 in L2's kernel log"
+	fi
 	expect nested off usable
 	expect nested flts usable
 	expect nested flts,fs1gp=off usable

@@ -55,7 +55,7 @@ else
 	if [ -c /dev/kvm ] && [ "$(arg l3)" = 1 ]; then
 		timeout 60 minivmm -v --vfio "$e" --viommu flts >/tmp/l3v.out 2>&1
 		say nest-l3-vfio rc=$? lines=$(grep -c . /tmp/l3v.out)
-		grep -E '1b36:0011|vfio|error' /tmp/l3v.out | head -n 6 | sed 's/^/@@ nest-l3-vfio-out /'
+		grep -E '1b36:0011|vfio|error' /tmp/l3v.out | head -n 8 | sed 's/^/@@ nest-l3-vfio-out /'
 		# L3 drives the engine: DMA through its first-stage tables, nested on L2's kernel, walked by L1.
 		if [ -f /lab/l3/vtd_nest.elf ]; then
 			t0=$(now)
