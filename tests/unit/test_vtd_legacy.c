@@ -232,6 +232,20 @@ START_TEST(legacy_faults)
 }
 END_TEST
 
+/* A cyclic second stage (an entry naming its own table) is walked once per level, no more. */
+START_TEST(legacy_cyclic_tables)
+{
+	uint64_t top = set_ctx_ss(SID, 2, DID);
+
+	*vtd_env__q(&env, top) = top | SS_RW;		/* every level is the same table */
+	enable_legacy();
+	ck_assert_uint_eq(xlate(0x123, DMA_READ), top + 0x123);	/* bounded: 4 reads, the table as the page */
+	*vtd_env__q(&env, top) = top | SS_RW | SS_PS;	/* PS in level 4: reserved, not a loop */
+	vtd_env__wr(&env, VTD_IOTLB_REG, VTD_IOTLB_IVT | 1ULL << 60, 8);
+	ck_assert_int_eq(fault_of(SID, NULL, 0x123, DMA_READ), VTD_FR_SS_RSVD);
+}
+END_TEST
+
 START_TEST(legacy_pass_through)
 {
 	uint64_t *ce = lctx(SID);
@@ -342,6 +356,7 @@ static Suite *vtd_legacy_suite(void)
 	tcase_add_test(tc, legacy_permissions);
 	tcase_add_test(tc, legacy_faults);
 	tcase_add_test(tc, legacy_pass_through);
+	tcase_add_test(tc, legacy_cyclic_tables);
 	tcase_add_test(tc, legacy_invalidation);
 	tcase_add_test(tc, slts_pasid_entries);
 	tcase_add_test(tc, flts_refuses_second_stage_entries);

@@ -213,6 +213,13 @@ START_TEST(second_stage_fault_during_walk)
 	vtd_env__qi_submit(&env, VTD_DESC_PC | VTD_PC_G_PASID << 4 | (uint64_t)DID << 16, 0);
 	ck_assert(vtd_env__qi_wait(&env));
 	ck_assert_int_eq(fault_of(0x7000, DMA_READ), VTD_FR_SS_READ);
+	/* A wild SSPTPTR (outside RAM): the first second-stage read fails, a fault, nothing read outside. */
+	pe[2] = fsroot;
+	pe[0] = (pe[0] & 0xFFF) | (1ULL << 40);
+	vtd_env__qi_submit(&env, VTD_DESC_PC | VTD_PC_G_PASID << 4 | (uint64_t)DID << 16, 0);
+	vtd_env__qi_submit(&env, VTD_DESC_PIOTLB | VTD_PIOTLB_G_PASID << 4 | (uint64_t)DID << 16, 0);
+	ck_assert(vtd_env__qi_wait(&env));
+	ck_assert_int_eq(fault_of(0x7000, DMA_READ), VTD_FR_CE_INV);
 }
 END_TEST
 
