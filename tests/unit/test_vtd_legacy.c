@@ -66,22 +66,8 @@ static uint64_t set_ctx_ss(uint16_t sid, unsigned aw, uint16_t did)
 	return top;
 }
 
-/* The fault a request gets: 0 when it translates, -1 for a failure without exactly one record. */
-static int fault_of(uint16_t sid, const struct dma_attrs *a, uint64_t iova, enum dma_dir dir)
-{
-	if (!vtd_env__xlate(&env, sid, a, iova, dir, NULL))
-		return 0;
-	return vtd_env__take_fault(&env);
-}
-
-static uint64_t xlate(uint64_t iova, enum dma_dir dir)
-{
-	uint64_t gpa = 0;
-
-	ck_assert_msg(!vtd_env__xlate(&env, SID, NULL, iova, dir, &gpa), "iova %#llx faulted (reason %#x)",
-		      (unsigned long long)iova, vtd_env__take_fault(&env));
-	return gpa;
-}
+#define fault_of(sid, a, iova, dir)	vtd_env__fault_of(&env, sid, a, iova, dir)
+#define xlate(iova, dir)		vtd_env__xlate_ok(&env, SID, iova, dir)
 
 START_TEST(caps_offer_second_stage)
 {
@@ -160,13 +146,7 @@ START_TEST(legacy_faults)
 
 	/* The record: source-id, address, read/write; no PASID. */
 	ck_assert_int_ne(vtd_env__xlate(&env, SID, NULL, 0x3000, DMA_WRITE, NULL), 0);
-	lo = hi = 0;
-	for (unsigned i = 0; i < VTD_NR_FRCD; i++) {
-		if (vtd_env__frcd(&env, i, true) & VTD_FRCD_F) {
-			lo = vtd_env__frcd(&env, i, false);
-			hi = vtd_env__frcd(&env, i, true);
-		}
-	}
+	ck_assert(vtd_env__pending_fault(&env, &lo, &hi));
 	ck_assert_uint_eq(lo, 0x3000);
 	ck_assert_uint_eq(hi & 0xFFFF, SID);
 	ck_assert_uint_eq((hi >> 32) & 0xFF, VTD_FR_SS_WRITE);
@@ -317,16 +297,13 @@ START_TEST(slts_pasid_entries)
 	/* SSADE without ECAP.SSADS: reserved. AW 3: not in SAGAW. First stage: not offered. */
 	pe[0] |= 1ULL << 9;
 	vtd_env__qi_enable(&env);
-	vtd_env__qi_submit(&env, VTD_DESC_PC | VTD_PC_G_PASID << 4 | (uint64_t)DID << 16, 0);
-	ck_assert(vtd_env__qi_wait(&env));
+	vtd_env__pasid_inv(&env, DID, 0, false);
 	ck_assert_int_eq(fault_of(SID, NULL, 0x1000, DMA_READ), VTD_FR_SM_PE_RSVD);
 	pe[0] = (pe[0] & ~(1ULL << 9) & ~(7ULL << 2)) | 3 << 2;
-	vtd_env__qi_submit(&env, VTD_DESC_PC | VTD_PC_G_PASID << 4 | (uint64_t)DID << 16, 0);
-	ck_assert(vtd_env__qi_wait(&env));
+	vtd_env__pasid_inv(&env, DID, 0, false);
 	ck_assert_int_eq(fault_of(SID, NULL, 0x1000, DMA_READ), VTD_FR_SM_PE_INV);
 	vtd_env__set_pasid_fs(&env, SID, 0, DID);
-	vtd_env__qi_submit(&env, VTD_DESC_PC | VTD_PC_G_PASID << 4 | (uint64_t)DID << 16, 0);
-	ck_assert(vtd_env__qi_wait(&env));
+	vtd_env__pasid_inv(&env, DID, 0, false);
 	ck_assert_int_eq(fault_of(SID, NULL, 0x1000, DMA_READ), VTD_FR_SM_PE_INV);
 }
 END_TEST

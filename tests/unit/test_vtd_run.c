@@ -76,13 +76,13 @@ static uint64_t *entry_at(uint64_t iova, unsigned level)
 	}
 }
 
-/* The page address of the pending fault record (0 if none), then take_fault()'s reason. */
+/* The page address of the only pending fault record (0 if none or several), then take_fault()'s reason. */
 static int take_fault_at(uint64_t *addr)
 {
-	*addr = 0;
-	for (unsigned i = 0; i < VTD_NR_FRCD; i++)
-		if (vtd_env__frcd(&env, i, true) & VTD_FRCD_F)
-			*addr = vtd_env__frcd(&env, i, false) & ~0xFFFULL;
+	uint64_t hi;
+
+	vtd_env__pending_fault(&env, addr, &hi);
+	*addr &= ~0xFFFULL;
 	return vtd_env__take_fault(&env);
 }
 

@@ -171,6 +171,37 @@ int vtd_env__xlate(struct vtd_env *e, uint16_t sid, const struct dma_attrs *a, u
 	return ret;
 }
 
+uint64_t vtd_env__xlate_ok(struct vtd_env *e, uint16_t sid, uint64_t iova, enum dma_dir dir)
+{
+	uint64_t gpa = 0;
+
+	ck_assert_msg(!vtd_env__xlate(e, sid, NULL, iova, dir, &gpa), "iova %#llx faulted (reason %#x)",
+		      (unsigned long long)iova, vtd_env__take_fault(e));
+	return gpa;
+}
+
+int vtd_env__fault_of(struct vtd_env *e, uint16_t sid, const struct dma_attrs *a, uint64_t iova, enum dma_dir dir)
+{
+	if (!vtd_env__xlate(e, sid, a, iova, dir, NULL))
+		return 0;
+	return vtd_env__take_fault(e);
+}
+
+bool vtd_env__pending_fault(struct vtd_env *e, uint64_t *lo, uint64_t *hi)
+{
+	unsigned n = 0;
+
+	*lo = *hi = 0;
+	for (unsigned i = 0; i < VTD_NR_FRCD; i++) {
+		if (vtd_env__frcd(e, i, true) & VTD_FRCD_F) {
+			*lo = vtd_env__frcd(e, i, false);
+			*hi = vtd_env__frcd(e, i, true);
+			n++;
+		}
+	}
+	return n == 1;
+}
+
 uint64_t vtd_env__frcd(struct vtd_env *e, unsigned i, bool hi)
 {
 	return vtd_env__rd(e, VTD_FRCD_REG + 16 * i + (hi ? 8 : 0), 8);
@@ -222,6 +253,15 @@ void vtd_env__qi_submit(struct vtd_env *e, uint64_t q0, uint64_t q1)
 {
 	vtd_env__qi_put(e, q0, q1);
 	vtd_env__qi_kick(e);
+}
+
+void vtd_env__pasid_inv(struct vtd_env *e, uint16_t did, uint32_t pasid, bool iotlb)
+{
+	vtd_env__qi_submit(e, VTD_DESC_PC | VTD_PC_G_PASID << 4 | (uint64_t)did << 16 | (uint64_t)pasid << 32, 0);
+	if (iotlb)
+		vtd_env__qi_submit(e, VTD_DESC_PIOTLB | VTD_PIOTLB_G_PASID << 4 | (uint64_t)did << 16 |
+				   (uint64_t)pasid << 32, 0);
+	ck_assert(vtd_env__qi_wait(e));
 }
 
 bool vtd_env__qi_wait(struct vtd_env *e)

@@ -78,6 +78,12 @@ uint64_t *vtd_env__ss_map(struct vtd_env *e, uint64_t top, unsigned levels, uint
 /* translate() through the unit's dma_translator; @a may be NULL (no PASID). */
 int vtd_env__xlate(struct vtd_env *e, uint16_t sid, const struct dma_attrs *a, uint64_t iova, enum dma_dir dir,
 		   uint64_t *gpa);
+/* translate() that must succeed (the test fails with the fault reason otherwise): the output address. */
+uint64_t vtd_env__xlate_ok(struct vtd_env *e, uint16_t sid, uint64_t iova, enum dma_dir dir);
+/* translate() and the reason it recorded: 0 when it translated, -1 for a failure without exactly one record. */
+int vtd_env__fault_of(struct vtd_env *e, uint16_t sid, const struct dma_attrs *a, uint64_t iova, enum dma_dir dir);
+/* The only pending fault record (low and high qwords, left pending); false when none or several. */
+bool vtd_env__pending_fault(struct vtd_env *e, uint64_t *lo, uint64_t *hi);
 /* Fault recording register @i: low / high qwords. */
 uint64_t vtd_env__frcd(struct vtd_env *e, unsigned i, bool hi);
 /* Fault reason of the only pending record, or -1 if no record or several. Clears it and FSTS. */
@@ -89,6 +95,8 @@ void vtd_env__qi_submit(struct vtd_env *e, uint64_t q0, uint64_t q1);
 /* The same in two steps: put() writes descriptors, kick() moves IQT past all of them (one run). */
 void vtd_env__qi_put(struct vtd_env *e, uint64_t q0, uint64_t q1);
 void vtd_env__qi_kick(struct vtd_env *e);
+/* PASID-cache invalidation of (@did, PASID @pasid), and with @iotlb its PASID-based IOTLB too; then a wait. */
+void vtd_env__pasid_inv(struct vtd_env *e, uint16_t did, uint32_t pasid, bool iotlb);
 /* A wait descriptor with status write; returns true if the status arrived. */
 bool vtd_env__qi_wait(struct vtd_env *e);
 
