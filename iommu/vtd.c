@@ -223,9 +223,9 @@ static int vtd_translate(void *opaque, uint16_t sid, const struct dma_attrs *att
 	uint64_t key = vtd_pc_key(sid, attrs->has_pasid, attrs->has_pasid ? attrs->pasid : 0);
 	const struct vtd_l0 *e = &vtd_l0[(iova >> 12) & (VTD_L0_SIZE - 1)];
 	bool write = dir == DMA_WRITE;
-	uint32_t mode = __atomic_load_n(&vtd->mode, __ATOMIC_ACQUIRE);
 	struct vtd_pasid_snap ps;
 	unsigned level;
+	uint32_t mode;
 
 	if (likely(e->id == vtd->id && e->inv == inv && e->key == key && e->vpn == iova >> 12) &&
 	    likely(perm_ok(e->out, user_request(attrs, &(struct vtd_pasid_snap){ .flags = e->psflags }), write,
@@ -238,11 +238,13 @@ static int vtd_translate(void *opaque, uint16_t sid, const struct dma_attrs *att
 	}
 	/*
 	 * A non-canonical address cannot hit: entries are keyed by the whole input address. Legacy mode
-	 * has only entries without PASID in the PASID cache, made from its context entries.
+	 * has only entries without PASID in the PASID cache, made from its context entries. Every PGTT
+	 * but pass-through (first, second stage, nested) has its translations in the IOTLB.
 	 */
+	mode = __atomic_load_n(&vtd->mode, __ATOMIC_ACQUIRE);
 	if (likely(mode == VTD_MODE_SM || mode == VTD_MODE_LEGACY) &&
 	    likely(vtd_pc__lookup(&vtd->caches, sid, attrs->has_pasid, attrs->has_pasid ? attrs->pasid : 0, &ps)) &&
-	    likely(ps.pgtt == VTD_PGTT_FS || ps.pgtt == VTD_PGTT_SS || ps.pgtt == VTD_PGTT_NESTED) &&
+	    likely(ps.pgtt != VTD_PGTT_PT) &&
 	    vtd_iotlb__lookup(&vtd->caches.tlb, ps.did, ps.pasid, iova, &out, &level) &&
 	    likely(perm_ok(out, user_request(attrs, &ps), write, ps.flags)) &&
 	    likely(!(out & VTD_TLB_INTR))) {
