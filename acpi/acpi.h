@@ -27,8 +27,11 @@ struct acpi_config {
 	uint16_t reset_port;		/* FADT RESET_REG (value 0x06) */
 	uint16_t com1_port;		/* 0: no COM1 device in the DSDT */
 	uint8_t com1_irq;
+	bool no_pic;			/* no 8259 pair (split irqchip): MADT without PCAT_COMPAT */
 	/* DMAR (only when dmar is true) */
 	bool dmar;
+	bool intr_remap;		/* the unit remaps interrupts: DMAR flag INTR_REMAP */
+	uint16_t ioapic_sid;		/* the IOAPIC's source-id (its DMAR device scope path) */
 	uint8_t haw;			/* host address width in bits (48), 12..64 */
 	uint64_t dmar_base;		/* DRHD register base */
 	int nr_scopes;

@@ -5,10 +5,6 @@
  */
 #include "acpi/acpi_internal.h"
 
-/* The IOAPIC's source-id on the PCI side: bus 0xFF, device 0, function 0 (as QEMU, §7.2). */
-#define DMAR_IOAPIC_BUS		0xFF
-#define DMAR_IOAPIC_DEVFN	0x00
-
 static void dmar__scope(struct acpi_dmar_scope *s, uint8_t type, uint8_t enum_id, uint8_t bus,
 			uint8_t devfn)
 {
@@ -33,12 +29,10 @@ uint64_t acpi__build_dmar(struct acpi_builder *b, const struct acpi_config *cfg)
 	acpi__header(&d->h, "DMAR", 1, len);
 	d->haw = cfg->haw - 1;
 	/*
-	 * Flags 0. INTR_REMAP would announce that the platform supports interrupt remapping, but
-	 * minivmm's VT-d unit does not emulate it (ECAP.IR = 0), so keep the table truthful: Linux
-	 * then does not attempt IR at all. X2APIC_OPT_OUT and DMA_CTRL_PLATFORM_OPT_IN are clear
-	 * as in QEMU (§7.2).
+	 * INTR_REMAP exactly when the unit remaps interrupts (ECAP.IR). X2APIC_OPT_OUT stays clear so
+	 * that Linux may use x2APIC mode with it, and DMA_CTRL_PLATFORM_OPT_IN too, as in QEMU (§7.2).
 	 */
-	d->flags = 0;
+	d->flags = cfg->intr_remap ? ACPI_DMAR_INTR_REMAP : 0;
 
 	drhd = (struct acpi_dmar_drhd *)(d + 1);
 	drhd->type = ACPI_DMAR_TYPE_DRHD;
@@ -49,14 +43,13 @@ uint64_t acpi__build_dmar(struct acpi_builder *b, const struct acpi_config *cfg)
 	drhd->address = cfg->dmar_base;
 
 	/*
-	 * The IOAPIC scope only matters for interrupt remapping: Linux reads IOAPIC scopes in
-	 * ir_parse_ioapic_hpet_scope, which runs only when INTR_REMAP is set, and the DMA side
-	 * (dmar_alloc_dev_scope) counts only PCI endpoint/bridge and namespace scopes. So without
-	 * IR it is ignored; it is kept so that the table already has the shape IR will need (every
-	 * MADT IOAPIC listed, enumeration ID = IOAPIC ID, §7.3) and matches QEMU's.
+	 * The IOAPIC scope matters for interrupt remapping: Linux reads IOAPIC scopes in
+	 * ir_parse_ioapic_hpet_scope (INTR_REMAP set) and gives up on IR unless every MADT IOAPIC is
+	 * listed (enumeration ID = IOAPIC ID, §7.3); the path is its source-id, which the guest puts
+	 * in the IRTEs of IOAPIC interrupts for verification. Without IR Linux ignores it.
 	 */
 	s = (struct acpi_dmar_scope *)(drhd + 1);
-	dmar__scope(s++, ACPI_DMAR_SCOPE_IOAPIC, cfg->ioapic_id, DMAR_IOAPIC_BUS, DMAR_IOAPIC_DEVFN);
+	dmar__scope(s++, ACPI_DMAR_SCOPE_IOAPIC, cfg->ioapic_id, cfg->ioapic_sid >> 8, cfg->ioapic_sid & 0xFF);
 	for (int i = 0; i < cfg->nr_scopes; i++)
 		dmar__scope(s++, ACPI_DMAR_SCOPE_PCI_ENDPOINT, 0, cfg->scopes[i] >> 8, cfg->scopes[i] & 0xFF);
 

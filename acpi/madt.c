@@ -26,8 +26,11 @@ uint64_t acpi__build_madt(struct acpi_builder *b, const struct acpi_config *cfg)
 		return 0;
 	acpi__header(&m->h, "APIC", 5, len);
 	m->lapic_address = cfg->lapic_addr;
-	/* PCAT_COMPAT: KVM's in-kernel irqchip has the dual 8259; Linux masks it for the IOAPIC. */
-	m->flags = ACPI_MADT_PCAT_COMPAT;
+	/*
+	 * PCAT_COMPAT: KVM's in-kernel irqchip has the dual 8259; Linux masks it for the IOAPIC. The
+	 * split irqchip (interrupt remapping) has none.
+	 */
+	m->flags = cfg->no_pic ? 0 : ACPI_MADT_PCAT_COMPAT;
 
 	lapic = (struct acpi_madt_lapic *)(m + 1);
 	for (int i = 0; i < cfg->ncpus; i++, lapic++) {

@@ -12,7 +12,8 @@
  * only requires aligned dword and qword accesses to work.
  *
  * Messages are memory writes by the device, so they need Bus Master Enable like any DMA; with BME clear
- * they are lost, as on hardware. They reach KVM through irq__send_msi() (vmm/irq.h).
+ * they are lost, as on hardware. They reach KVM through irq__send_msi_from() (vmm/irq.h), which
+ * applies the vIOMMU's interrupt remapping.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -110,7 +111,7 @@ static int msi_send(struct pci_device *dev, uint64_t addr, uint32_t data)
 		dev->msi_lost++;
 		return PCI_NOTIFY_DROPPED;
 	}
-	ret = irq__send_msi(dev->vm, addr, data);
+	ret = irq__send_msi_from(dev->vm, pci__sid(dev), addr, data);
 	if (ret < 0) {
 		/* The guest programmed a bad message (or KVM refused it): nothing else we can do. */
 		pr_debug("%s: MSI %#llx/%#x not delivered: %s", dev->name, (unsigned long long)addr, data,

@@ -110,6 +110,12 @@ struct pci_device {
 	uint64_t msi_lost;		/* messages dropped because bus mastering was off */
 };
 
+/* The requester ID (source-id) of the function's DMA and interrupt requests. */
+static inline uint16_t pci__sid(const struct pci_device *dev)
+{
+	return (uint16_t)(dev->bus << 8 | dev->devfn);
+}
+
 /* Clear @dev and fill the header: IDs, 24-bit class code (e.g. 0x010000), revision. */
 void pci__init_dev(struct pci_device *dev, const char *name, uint16_t vendor, uint16_t device,
 		   uint32_t class_code, uint8_t revision);

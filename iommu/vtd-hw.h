@@ -262,6 +262,14 @@ enum vtd_fault_reason {
 	VTD_FR_CE_RSVD		= 0x0B,
 	VTD_FR_SS_RSVD		= 0x0C,
 	VTD_FR_INTR_LEGACY	= 0x0E,	/* output in the interrupt range, legacy mode */
+	/* Interrupt remapping (§5.1.4) */
+	VTD_FR_IR_REQ_RSVD	= 0x20,	/* reserved bits in the interrupt request (SHV with data[31:16]) */
+	VTD_FR_IR_INDEX		= 0x21,	/* index beyond the table (2^(IRTA.S+1) entries) */
+	VTD_FR_IR_ENTRY_P	= 0x22,	/* IRTE not present */
+	VTD_FR_IR_ROOT		= 0x23,	/* IRTE outside RAM */
+	VTD_FR_IR_IRTE_RSVD	= 0x24,	/* reserved bits or values in a present IRTE */
+	VTD_FR_IR_COMPAT	= 0x25,	/* compatibility-format interrupt while GSTS.CFIS = 0 */
+	VTD_FR_IR_SID		= 0x26,	/* source-id verification failed */
 	VTD_FR_SM_RTA		= 0x30,	/* invalid root table address: TTM not scalable (legacy/ADM unsupported) */
 	VTD_FR_SM_TTM0_PASID	= 0x31,	/* request with PASID while TTM = 00 */
 	VTD_FR_SM_RE_ACCESS	= 0x38,
@@ -333,5 +341,47 @@ enum vtd_fault_reason {
 /* P_IOTLB granularity */
 #define VTD_PIOTLB_G_PASID	2
 #define VTD_PIOTLB_G_PAGE	3
+
+/* ---- Interrupt remapping (§5.1, §9.10; design/vtd-nesting.md §4, checked against QEMU's model) ---- */
+#define VTD_CAP_ESIRTPS		BIT(62)	/* SIRTP also invalidates the interrupt entry cache */
+#define VTD_ECAP_IR		BIT(3)
+#define VTD_ECAP_EIM		BIT(4)	/* x2APIC: 32-bit destinations (IRTA.EIME) */
+#define VTD_ECAP_MHMV(v)	((uint64_t)(v) << 20)	/* handle mask maximum (IEC index-selective IM) */
+#define VTD_IR_MHMV		15
+#define VTD_GSTS_IRES		VTD_GCMD_IRE
+#define VTD_GSTS_IRTPS		VTD_GCMD_SIRTP
+#define VTD_GSTS_CFIS		VTD_GCMD_CFI
+/* IRTA: 63:12 table base, 11 EIME, 3:0 S (2^(S+1) entries); 10:4 reserved. */
+#define VTD_IRTA_EIME		BIT(11)
+#define VTD_IRTA_S(v)		((unsigned)(v) & 0xF)
+#define VTD_IRTA_RW		(VTD_ADDR_MASK | VTD_IRTA_EIME | 0xFULL)
+/* Interrupt request (MSI address): 31:20 0xFEE, 19:5 handle[14:0], 4 format, 3 SHV, 2 handle[15]. */
+#define VTD_IR_ADDR_FMT		BIT(4)
+#define VTD_IR_ADDR_SHV		BIT(3)
+#define VTD_IR_HANDLE(a)	((uint32_t)((((a) >> 5) & 0x7FFF) | (((a) >> 2) & 1) << 15))
+/* Remapped IRTE, low qword (§9.10): the rest of 31:0 and, in xAPIC mode, 39:32 and 63:48 reserved. */
+#define VTD_IRTE_P		BIT(0)
+#define VTD_IRTE_FPD		BIT(1)
+#define VTD_IRTE_DM		BIT(2)	/* destination mode: 1 = logical */
+#define VTD_IRTE_RH		BIT(3)	/* redirection hint */
+#define VTD_IRTE_TM		BIT(4)	/* trigger mode: 1 = level */
+#define VTD_IRTE_DLM(lo)	((unsigned)((lo) >> 5) & 7)
+#define VTD_IRTE_IM		BIT(15)	/* 1 = posted: needs CAP.PI, which this unit lacks */
+#define VTD_IRTE_VECTOR(lo)	((uint8_t)((lo) >> 16))
+#define VTD_IRTE_DST(lo)	((uint32_t)((lo) >> 32))
+#define VTD_IRTE_LO_RSVD	(GENMASK(14, 12) | VTD_IRTE_IM | GENMASK(31, 24))
+#define VTD_IRTE_LO_RSVD_XAPIC	(GENMASK(39, 32) | GENMASK(63, 48))
+/* High qword: 15:0 SID, 17:16 SQ, 19:18 SVT, 63:20 reserved. */
+#define VTD_IRTE_SID(hi)	((uint16_t)(hi))
+#define VTD_IRTE_SQ(hi)		((unsigned)((hi) >> 16) & 3)
+#define VTD_IRTE_SVT(hi)	((unsigned)((hi) >> 18) & 3)
+#define VTD_IRTE_HI_RSVD	GENMASK(63, 20)
+#define VTD_SVT_NONE		0
+#define VTD_SVT_SID		1	/* requester ID, SQ says which function bits to ignore */
+#define VTD_SVT_BUS		2	/* bus within SID[15:8] (start) .. SID[7:0] (end) */
+/* IEC invalidation descriptor: 4 G (1 = index-selective), 31:27 IM, 47:32 IIDX. */
+#define VTD_DESC_IEC_IDX(q0)	((uint32_t)((q0) >> 32) & 0xFFFF)
+#define VTD_DESC_IEC_IM(q0)	((unsigned)((q0) >> 27) & 0x1F)
+#define VTD_DESC_IEC_G_INDEX	BIT(4)
 
 #endif

@@ -48,7 +48,8 @@
 	X(IEUADDR, VTD_IEUADDR_REG, 32, 0, GENMASK(31, 0), 0)					\
 	X(IQER,    VTD_IQER_REG,    64, 0, 0, 0)						\
 	X(IVA,     VTD_IVA_REG,     64, 0, VTD_ADDR_MASK | VTD_IVA_IH | 0x3F, 0)		\
-	X(IOTLB,   VTD_IOTLB_REG,   64, 0, VTD_IOTLB_IVT | GENMASK(61, 60) | GENMASK(49, 32), 0)
+	X(IOTLB,   VTD_IOTLB_REG,   64, 0, VTD_IOTLB_IVT | GENMASK(61, 60) | GENMASK(49, 32), 0)	\
+	X(IRTA,    VTD_IRTA_REG,    64, 0, VTD_IRTA_RW, 0)
 
 struct vtd_reg_desc {
 	const char *name;
@@ -73,6 +74,27 @@ struct vtd_req {
 	bool has_pasid;
 	bool priv;
 	bool write;
+};
+
+/*
+ * Interrupt remapping state (vtd-ir.c). @ir.lock (taken after @lock, never before) guards the latched
+ * table and the interrupt entry cache: remap() runs on device and vCPU threads without @lock.
+ */
+#define VTD_IEC_CHUNK 256	/* entries per lazily allocated cache chunk (65536 indices at most) */
+struct vtd_iec_entry {
+	uint64_t lo, hi;	/* the IRTE as read when it was cached */
+	uint32_t gen;		/* == iec_gen: valid */
+};
+struct vtd_ir {
+	pthread_mutex_t lock;
+	uint64_t base;		/* IRTA latched by SIRTP */
+	uint32_t entries;	/* 2^(S+1) */
+	bool eime;
+	bool enabled, cfi;	/* GSTS.IRES, GSTS.CFIS (mirrored for remap() under @ir.lock) */
+	uint32_t iec_gen;
+	struct vtd_iec_entry *iec[65536 / VTD_IEC_CHUNK];
+	vtd_ir_changed_fn changed;
+	void *changed_opaque;
 };
 
 struct vtd_watch {
@@ -115,6 +137,8 @@ struct vtd {
 	int nr_msi;
 	uint64_t msi_addr[VTD_MAX_PENDING_MSI];
 	uint32_t msi_data[VTD_MAX_PENDING_MSI];
+
+	struct vtd_ir ir;
 
 	struct vtd_watch *watch;
 	int nr_watch;
@@ -195,6 +219,13 @@ void vtd_event__inv_complete_locked(struct vtd *vtd);	/* wait descriptor with IF
 void vtd_event__ics_written_locked(struct vtd *vtd);
 void vtd_event__iectl_written_locked(struct vtd *vtd);
 void vtd_fault__reset_locked(struct vtd *vtd);
+
+/* ---- interrupt remapping (vtd-ir.c); *_locked: caller holds @lock ---- */
+void vtd_ir__init(struct vtd *vtd);
+void vtd_ir__exit(struct vtd *vtd);
+void vtd_ir__reset_locked(struct vtd *vtd);
+void vtd_ir__gcmd_locked(struct vtd *vtd, uint32_t cmd);	/* SIRTP, IRE, CFI */
+void vtd_ir__iec_inv_locked(struct vtd *vtd, bool global, uint32_t index, unsigned im);
 
 /* ---- queued invalidation (vtd-qi.c) ---- */
 void vtd_qi__enable_locked(struct vtd *vtd, bool enable);

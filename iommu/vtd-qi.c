@@ -7,8 +7,8 @@
  *
  * A malformed descriptor (unknown type, reserved bits, invalid granularity, AM > MAMV), an invalid
  * tail or a descriptor the unit cannot read stops processing with IQH pointing at it, sets FSTS.IQE,
- * records the cause in IQER and raises the fault event. Device-TLB and interrupt-entry invalidations
- * are accepted and do nothing (no ATS, no interrupt remapping).
+ * records the cause in IQER and raises the fault event. Device-TLB invalidations are accepted and do
+ * nothing (no ATS); interrupt-entry invalidations go to the IEC (vtd-ir.c).
  */
 #include "iommu/vtd-priv.h"
 
@@ -78,8 +78,11 @@ static unsigned run_desc(struct vtd *vtd, const uint64_t d[4])
 			return VTD_IQEI_RSVD;
 		return 0;
 	case VTD_DESC_IEC:
-		if ((d[0] & VTD_DESC_IEC_RSVD0) || d[1])
+		if ((d[0] & VTD_DESC_IEC_RSVD0) || d[1] || VTD_DESC_IEC_IM(d[0]) > VTD_IR_MHMV)
 			return VTD_IQEI_RSVD;
+		if (vtd->ecap & VTD_ECAP_IR)
+			vtd_ir__iec_inv_locked(vtd, !(d[0] & VTD_DESC_IEC_G_INDEX), VTD_DESC_IEC_IDX(d[0]),
+					       VTD_DESC_IEC_IM(d[0]));
 		return 0;
 	default:
 		return VTD_IQEI_TYPE;	/* includes page-group responses: no page requests here */

@@ -1,6 +1,6 @@
 /*
  * The register page (§1.2): MMIO dispatch, write masks, and the commands software issues through
- * registers: GCMD (TE, SRTP, QIE; GSTS follows within the same MMIO write, because Linux spins on it
+ * registers: GCMD (TE, SRTP, QIE, and SIRTP/IRE/CFI in vtd-ir.c; GSTS follows within the same MMIO write, because Linux spins on it
  * and declares the unit broken otherwise), register-based context-cache and IOTLB invalidation, and
  * the W1C status registers of the fault and invalidation-completion events.
  *
@@ -36,6 +36,9 @@ void vtd_regs__reset(struct vtd *vtd)
 	/* Fault recording registers: all read-only except F (bit 127), write-1-to-clear. */
 	for (unsigned i = 0; i < VTD_NR_FRCD; i++)
 		vtd->w1c[(VTD_FRCD_REG + 16 * i + 12) / 4] = (uint32_t)(VTD_FRCD_F >> 32);
+	/* IRTA exists only with interrupt remapping (ECAP.IR). */
+	if (!(vtd->ecap & VTD_ECAP_IR))
+		vtd->rw[VTD_IRTA_REG / 4] = vtd->rw[VTD_IRTA_REG / 4 + 1] = 0;
 	vtd_set_reg64(vtd, VTD_CAP_REG, vtd->cap);
 	vtd_set_reg64(vtd, VTD_ECAP_REG, vtd->ecap);
 }
@@ -90,9 +93,11 @@ static void gcmd_write(struct vtd *vtd, uint32_t cmd)
 	}
 	if ((cmd ^ gsts) & VTD_GCMD_QIE)
 		vtd_qi__enable_locked(vtd, cmd & VTD_GCMD_QIE);
+	/* SIRTP, IRE, CFI (ignored without ECAP.IR). */
+	vtd_ir__gcmd_locked(vtd, cmd);
 	/*
 	 * Nothing else has an effect: SFL/EAFL need CAP.AFL, WBF needs CAP.RWBF (WBFS stays 0, which is
-	 * what Linux waits for), IRE/SIRTP/CFI need ECAP.IR.
+	 * what Linux waits for).
 	 */
 }
 

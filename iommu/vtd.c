@@ -324,6 +324,11 @@ static void init_caps(struct vtd *vtd)
 		    (vtd->opt.slts ? VTD_ECAP_SSTS : VTD_ECAP_FSTS);
 	if (vtd->opt.nested)
 		vtd->ecap |= VTD_ECAP_SSTS | VTD_ECAP_NEST;
+	/* Interrupt remapping: x2APIC destinations always (EIM), and SIRTP flushes the IEC (ESIRTPS). */
+	if (vtd->opt.ir) {
+		vtd->ecap |= VTD_ECAP_IR | VTD_ECAP_EIM | VTD_ECAP_MHMV(VTD_IR_MHMV);
+		vtd->cap |= VTD_CAP_ESIRTPS;
+	}
 }
 
 struct vtd *vtd__create(struct guest_mem *mem, const struct vtd_options *opt, vtd_msi_fn msi, void *opaque)
@@ -345,6 +350,7 @@ struct vtd *vtd__create(struct guest_mem *mem, const struct vtd_options *opt, vt
 	pthread_mutex_init(&vtd->lock, NULL);
 	pthread_mutex_init(&vtd->cache_lock, NULL);
 	init_caps(vtd);
+	vtd_ir__init(vtd);
 	vtd->id = __atomic_add_fetch(&vtd_next_id, 1, __ATOMIC_RELAXED);
 	vtd->xlate.translate = vtd_translate;
 	vtd->xlate.translate_run = vtd_translate_run;
@@ -363,6 +369,7 @@ void vtd__reset(struct vtd *vtd)
 	vtd->iqa = 0;
 	vtd_fault__reset_locked(vtd);
 	vtd_inv__all_locked(vtd);
+	vtd_ir__reset_locked(vtd);
 	vtd_unlock(vtd);
 }
 
@@ -372,6 +379,7 @@ void vtd__destroy(struct vtd *vtd)
 		return;
 	vtd_watch__free(vtd);
 	vtd_cache__exit(&vtd->caches);
+	vtd_ir__exit(vtd);
 	pthread_mutex_destroy(&vtd->cache_lock);
 	pthread_mutex_destroy(&vtd->lock);
 	free(vtd);

@@ -31,6 +31,7 @@ struct vtd_options {
 	bool slts;		/* --viommu slts: second-stage translation in scalable mode (ECAP.SSTS), no first stage */
 	bool nested;		/* --viommu nested: both stages and nested translation (ECAP.FSTS, SSTS, NEST) */
 	unsigned iotlb_entries;	/* IOTLB capacity, rounded up to a power of two; 0 = 4096 */
+	bool ir;		/* interrupt remapping with x2APIC destinations (ECAP.IR, EIM): --viommu ...,ir=on */
 };
 
 /* Deliver an MSI (normally irq__send_msi). Called without the unit's locks held. */
@@ -44,6 +45,25 @@ void vtd__reset(struct vtd *vtd);
 
 /* The register page: a bus_io_fn for LAYOUT_VTD_BASE, 4 or 8-byte accesses. */
 void vtd__mmio(void *vtd, uint64_t offset, void *data, unsigned len, bool is_write);
+
+/*
+ * Interrupt remapping (ECAP.IR, §5.1). Every interrupt a PCI function or the IOAPIC sends goes through
+ * vtd__remap_msi() with its source-id: on 0, *@addr and *@data hold the compatibility-format message to
+ * deliver (x2APIC destination bits 31:8 in @addr's upper half, as KVM_X2APIC_API takes them); on
+ * -EFAULT the interrupt is blocked and, if @record, the fault is recorded (unless the IRTE's FPD says
+ * not to). With remapping off (GSTS.IRES = 0) messages pass unchanged. Entries are cached (the
+ * interrupt entry cache): a guest's change to an IRTE takes effect after an IEC invalidation.
+ * Callable from any thread without the unit's locks.
+ */
+int vtd__remap_msi(struct vtd *vtd, uint16_t sid, uint64_t *addr, uint32_t *data, bool record);
+/*
+ * Told after anything that may change a remapping result: IEC invalidation, SIRTP, IRE or CFI toggle,
+ * reset. Whoever keeps remapped routes (KVM GSI routes for irqfds) remaps them again then, with
+ * record = false. Runs on the vCPU thread that programs the unit, with its lock held: it may call
+ * vtd__remap_msi() but nothing else of the unit.
+ */
+typedef void (*vtd_ir_changed_fn)(void *opaque);
+void vtd__set_ir_notify(struct vtd *vtd, vtd_ir_changed_fn fn, void *opaque);
 
 /* The DMA translator for every device behind the unit (vmm/dma.h). */
 const struct dma_translator *vtd__translator(struct vtd *vtd);

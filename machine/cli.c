@@ -74,7 +74,7 @@ static int opt_serial(struct vmm_config *c, const char *a, char *e, size_t n)
 	return 0;
 }
 
-/* --viommu off | flts[,fs1gp=on|off] | slts | nested[,fs1gp=on|off] */
+/* --viommu off | flts[,fs1gp=on|off][,ir=on|off] | slts[,ir=..] | nested[,fs1gp=..][,ir=..] */
 static int opt_viommu(struct vmm_config *c, const char *a, char *e, size_t n)
 {
 	char buf[128], *save, *tok;
@@ -93,14 +93,18 @@ static int opt_viommu(struct vmm_config *c, const char *a, char *e, size_t n)
 	c->viommu.slts = !strcmp(tok, "slts");
 	c->viommu.nested = !strcmp(tok, "nested");
 	while ((tok = strtok_r(NULL, ",", &save))) {
+		if (!strcmp(tok, "ir=on") || !strcmp(tok, "ir=off")) {
+			c->viommu.ir = !strcmp(tok, "ir=on");
+			continue;
+		}
 		if (c->viommu.slts)
-			return fail(e, n, "--viommu: unknown option '%s' (slts takes none)", tok);
+			return fail(e, n, "--viommu: unknown option '%s' (slts takes ir=on|off)", tok);
 		if (!strcmp(tok, "fs1gp=on"))
 			c->viommu.fs1gp = true;
 		else if (!strcmp(tok, "fs1gp=off"))
 			c->viommu.fs1gp = false;
 		else
-			return fail(e, n, "--viommu: unknown option '%s' (%s takes fs1gp=on|off)", tok,
+			return fail(e, n, "--viommu: unknown option '%s' (%s takes fs1gp=on|off, ir=on|off)", tok,
 				    c->viommu.nested ? "nested" : "flts");
 	}
 	return 0;
@@ -267,7 +271,7 @@ static const struct cli_option options[] = {
 	{ "mem", "SIZE", "guest RAM, e.g. 512M or 2G (default 256M)", opt_mem },
 	{ "cpus", "N", "number of vCPUs (default 1)", opt_cpus },
 	{ "serial", "stdio|file:PATH|none", "where COM1 goes (default stdio)", opt_serial },
-	{ "viommu", "off|flts[,fs1gp=..]|slts|nested[,fs1gp=..]", "virtual VT-d: first stage, second stage, or both nested (default off)", opt_viommu },
+	{ "viommu", "off|flts[,fs1gp=..][,ir=..]|slts[,ir=..]|nested[,..]", "virtual VT-d (default off): first stage, second stage or both nested; ir=off: no interrupt remapping", opt_viommu },
 	{ "disk", "PATH[,readonly][,direct][,aio=..][,queues=N]", "virtio-blk on a raw image or block device (repeatable)", opt_disk },
 	{ "net", "tap=NAME[,mac=MAC]", "virtio-net on host tap NAME, created if missing (repeatable)", opt_net },
 	{ "rng", NULL, "virtio-rng, fed from the host's getrandom()", opt_rng },
@@ -341,6 +345,7 @@ static void config_defaults(struct vmm_config *cfg)
 	cfg->ncpus = 1;
 	cfg->serial = SERIAL_STDIO;
 	cfg->viommu.fs1gp = true;
+	cfg->viommu.ir = true;
 	cfg->kvm_dev = "/dev/kvm";
 	cfg->vfio_paths = &vfio__host_paths;
 	cfg->iommu_path = "/dev/iommu";

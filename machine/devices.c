@@ -12,6 +12,7 @@
 #include "devices/serial.h"
 #include "devices/test-exit.h"
 #include "devices/vfio/vfio-pci.h"
+#include "devices/ioapic.h"
 #include "iommu/vtd.h"
 #include "vmm/layout.h"
 #include "vmm/log.h"
@@ -36,12 +37,22 @@ static void machine__vtd_msi(void *opaque, uint64_t addr, uint32_t data)
 	irq__send_msi(opaque, addr, data);
 }
 
-/* --viommu flts: one VT-d unit in front of every PCI function. */
+static int machine__remap_msi(void *opaque, uint16_t sid, uint64_t *addr, uint32_t *data, bool record)
+{
+	return vtd__remap_msi(opaque, sid, addr, data, record);
+}
+
+static void machine__ir_changed(void *opaque)
+{
+	irq__remap_changed(opaque);
+}
+
+/* --viommu flts: one VT-d unit in front of every PCI function, remapping their interrupts (ir=on). */
 static int machine__viommu_init(struct machine *m)
 {
 	struct vm *vm = &m->vm;
 	struct vtd_options opt = { .fs1gp = m->cfg->viommu.fs1gp, .slts = m->cfg->viommu.slts,
-				   .nested = m->cfg->viommu.nested };
+				   .nested = m->cfg->viommu.nested, .ir = m->cfg->viommu.ir };
 
 	m->vtd = vtd__create(&vm->mem, &opt, machine__vtd_msi, vm);
 	if (!m->vtd) {
@@ -53,6 +64,10 @@ static int machine__viommu_init(struct machine *m)
 		return VMM_EXIT_ERROR;
 	}
 	pci_host__set_translator(m->pci, vtd__translator(m->vtd));
+	if (opt.ir) {
+		vtd__set_ir_notify(m->vtd, machine__ir_changed, vm);
+		irq__set_remapper(vm, machine__remap_msi, m->vtd);
+	}
 	return 0;
 }
 
@@ -80,6 +95,8 @@ int machine_devices__init(struct machine *m)
 	struct vm *vm = &m->vm;
 	int ret;
 
+	if (vm->irq.split && !(m->ioapic = ioapic__init(vm)))
+		return VMM_EXIT_ERROR;
 	m->serial = serial__init(vm, m->serial_fd);
 	m->reset = reset__init(vm);
 	m->pm = acpi_pm__init(vm);
@@ -123,8 +140,12 @@ void machine_devices__exit(struct machine *m)
 		vfio__close(&m->vfio_dev[i]);	/* opened but never handed to a device */
 	if (m->pci)
 		pci_host__exit(m->pci);
-	if (m->vtd)
+	if (m->vtd) {
+		irq__set_remapper(&m->vm, NULL, NULL);
 		vtd__destroy(m->vtd);
+	}
+	ioapic__exit(m->ioapic);
+	m->ioapic = NULL;
 	if (m->test_exit)
 		test_exit__exit(m->test_exit);
 	if (m->pm)
@@ -161,6 +182,9 @@ void machine_devices__acpi_config(const struct machine *m, struct acpi_config *c
 	cfg->com1_port = PORT_COM1;
 	cfg->com1_irq = IRQ_COM1;
 	cfg->dmar = m->vtd != NULL;
+	cfg->intr_remap = m->vtd && m->cfg->viommu.ir;
+	cfg->no_pic = m->vm.irq.split;
+	cfg->ioapic_sid = IOAPIC_SID;
 	cfg->haw = VTD_HOST_ADDR_WIDTH;
 	cfg->dmar_base = LAYOUT_VTD_BASE;
 	/*

@@ -213,6 +213,8 @@ static int machine__build(struct machine *m, const struct image *kernel, const s
 		ret = machine__load(m, kernel, initrd);
 	if (ret)
 		return ret;
+	/* Interrupt remapping needs the IOAPIC's messages: the IOAPIC moves out of KVM (vmm/irq.h). */
+	m->vm.irq.split = cfg->viommu.enabled && cfg->viommu.ir;
 	if (machine__needs_kvm(m) && vm__attach_kvm(&m->vm, cfg->kvm_dev))
 		return VMM_EXIT_ERROR;
 	ret = machine__nested_virt(m);

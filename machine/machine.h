@@ -20,6 +20,7 @@ struct test_exit;
 struct pci_host;
 struct vtd;
 struct dma_engine;
+struct ioapic;
 struct vfio_host;
 struct vfio_pci;
 
@@ -34,6 +35,7 @@ struct machine {
 	struct test_exit *test_exit;
 	struct pci_host *pci;
 	struct vtd *vtd;		/* NULL with --viommu off */
+	struct ioapic *ioapic;		/* the userspace IOAPIC of the split irqchip (interrupt remapping) */
 	struct dma_engine *dma_engine;	/* --dma-engine */
 	struct vfio_host *vfio_host;	/* --vfio: what the passthrough devices share */
 	struct vfio_pci *vfio[VMM_MAX_VFIO];

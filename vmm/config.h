@@ -14,6 +14,7 @@ struct viommu_config {
 	bool slts;		/* --viommu slts: second-stage translation (ECAP.SSTS) instead of first-stage */
 	bool nested;		/* --viommu nested: both stages and nested translation (ECAP.NEST) */
 	bool fs1gp;		/* first-stage 1 GiB pages offered (CAP.FS1GP); default on */
+	bool ir;		/* interrupt remapping (ECAP.IR, EIM; split irqchip): ir=on|off, default on */
 };
 
 #define VMM_MAX_CPUS 64

@@ -70,5 +70,6 @@
 
 #define IOAPIC_ID		0		/* also the DMAR IOAPIC scope enumeration ID */
 #define IOAPIC_PINS		24
+#define IOAPIC_SID		0xFF00		/* its source-id: bus 0xFF, device 0, function 0 (QEMU's; DMAR scope) */
 
 #endif

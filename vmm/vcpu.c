@@ -161,6 +161,9 @@ static bool vcpu__handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_MMIO:
 		bus__access(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write);
 		return true;
+	case KVM_EXIT_IOAPIC_EOI:	/* split irqchip: a level-triggered IOAPIC vector was EOI'd */
+		irq__eoi(vcpu->vm, run->eoi.vector);
+		return true;
 	case KVM_EXIT_INTR:
 	case KVM_EXIT_HLT:	/* only without an in-kernel LAPIC; nothing to do */
 		return true;

@@ -117,7 +117,7 @@ static bool vec_route(struct vfio_pci *vp, unsigned v, uint64_t addr, uint32_t d
 	if (!vm || addr - LAYOUT_MSI_BASE >= LAYOUT_MSI_SIZE)
 		return false;
 	if (x->gsi < 0) {
-		int gsi = irq__add_msi_route(vm, addr, data);
+		int gsi = irq__add_msi_route(vm, pci__sid(&vp->pci), addr, data);
 
 		if (gsi < 0)
 			return false;

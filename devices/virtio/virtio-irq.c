@@ -8,7 +8,8 @@
  * and the signal path checks the message again before every write, because KVM delivers an irqfd
  * whatever the MSI-X mask says. A vector that is not deliverable (masked, MSI-X off, bus mastering
  * off, or a message outside the interrupt window) goes through pci__notify(), which keeps the pending
- * bit (PCI Local Bus 3.0 §6.8.2.9) and sends the message on unmask.
+ * bit (PCI Local Bus 3.0 §6.8.2.9) and sends the message on unmask. So does a vector whose message the
+ * vIOMMU's interrupt remapping blocks, so that each of its interrupts records its fault.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -63,7 +64,7 @@ static bool vec_route(struct virtio_dev *vdev, struct virtio_vec *v, uint64_t ad
 		return false;
 	}
 	if (v->gsi < 0) {
-		int gsi = irq__add_msi_route(vm, addr, data);
+		int gsi = irq__add_msi_route(vm, pci__sid(&vdev->pci), addr, data);
 
 		if (gsi < 0)
 			return false;
@@ -83,7 +84,8 @@ static bool vec_route(struct virtio_dev *vdev, struct virtio_vec *v, uint64_t ad
 			return false;
 		v->attached = true;
 	}
-	return true;
+	/* Blocked by interrupt remapping: the direct path records the fault of every interrupt. */
+	return !irq__route_blocked(vm, v->gsi);
 }
 
 void virtio__vector_changed(struct pci_device *dev, unsigned vector)

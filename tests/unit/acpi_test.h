@@ -21,6 +21,7 @@ static inline void acpi_test__config(struct acpi_config *cfg, int ncpus)
 	cfg->lapic_addr = LAYOUT_LAPIC_BASE;
 	cfg->ioapic_addr = LAYOUT_IOAPIC_BASE;
 	cfg->ioapic_id = IOAPIC_ID;
+	cfg->ioapic_sid = IOAPIC_SID;
 	cfg->ecam_base = LAYOUT_PCI_ECAM_BASE;
 	cfg->ecam_last_bus = LAYOUT_PCI_ECAM_SIZE / (1 << 20) - 1;
 	cfg->mmio32_base = LAYOUT_PCI_MMIO32_BASE;
@@ -61,6 +62,9 @@ static inline void acpi_test__config_b(struct acpi_config *cfg)
 	cfg->com1_port = 0x2F8;
 	cfg->com1_irq = 3;
 	cfg->dmar = true;
+	cfg->intr_remap = true;		/* interrupt remapping: split irqchip, no 8259 */
+	cfg->no_pic = true;
+	cfg->ioapic_sid = 0xF0F8;
 	cfg->haw = 39;
 	cfg->dmar_base = 0xFED91000;
 	cfg->nr_scopes = sizeof(b_scopes) / sizeof(b_scopes[0]);
@@ -87,6 +91,8 @@ static inline void acpi_test__golden_config(struct acpi_config *cfg, const struc
 {
 	acpi_test__config(cfg, g->ncpus);
 	cfg->dmar = g->dmar;
+	/* As the machine: the vIOMMU remaps interrupts by default, on the split irqchip (no 8259). */
+	cfg->intr_remap = cfg->no_pic = g->dmar;
 	cfg->nr_scopes = g->nr_scopes;
 	for (int i = 0; i < g->nr_scopes; i++)
 		cfg->scopes[i] = g->scopes[i];

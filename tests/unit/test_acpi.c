@@ -236,7 +236,7 @@ static void check_madt(const struct acpi_config *cfg)
 	check_header(m, "APIC", 5);
 	ck_assert_uint_eq(le32(m + 4), 44 + 8 * cfg->ncpus + 12 + 2 * 10 + 6);
 	ck_assert_uint_eq(le32(m + 36), cfg->lapic_addr);
-	ck_assert_uint_eq(le32(m + 40), 1);			/* PCAT_COMPAT */
+	ck_assert_uint_eq(le32(m + 40), cfg->no_pic ? 0 : 1);	/* PCAT_COMPAT unless split irqchip */
 	end = m + le32(m + 4);
 	for (p = m + 44; p < end; p += p[1]) {
 		ck_assert_uint_ge(p[1], 2);
@@ -364,7 +364,7 @@ static void check_dmar(const struct acpi_config *cfg)
 	check_header(d, "DMAR", 1);
 	ck_assert_uint_eq(le32(d + 4), 48 + 16 + 8 * (1 + cfg->nr_scopes));
 	ck_assert_uint_eq(d[36], cfg->haw - 1);
-	ck_assert_uint_eq(d[37], 0);				/* no INTR_REMAP, no opt-outs */
+	ck_assert_uint_eq(d[37], cfg->intr_remap ? 1 : 0);	/* INTR_REMAP as asked, no opt-outs */
 	for (int i = 38; i < 48; i++)
 		ck_assert_uint_eq(d[i], 0);
 	drhd = d + 48;
@@ -374,7 +374,7 @@ static void check_dmar(const struct acpi_config *cfg)
 	ck_assert_uint_eq(drhd[5], 0);
 	ck_assert_uint_eq(le16(drhd + 6), 0);
 	ck_assert_uint_eq(le64(drhd + 8), cfg->dmar_base);
-	check_scope(drhd + 16, 3, cfg->ioapic_id, 0xFF, 0);
+	check_scope(drhd + 16, 3, cfg->ioapic_id, cfg->ioapic_sid >> 8, cfg->ioapic_sid & 0xFF);
 	for (int i = 0; i < cfg->nr_scopes; i++)
 		check_scope(drhd + 24 + 8 * i, 1, 0, cfg->scopes[i] >> 8, cfg->scopes[i] & 0xFF);
 }

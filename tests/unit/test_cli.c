@@ -145,8 +145,8 @@ START_TEST(errors)
 	expect_error("--disk x.img,rw", "--disk: unknown option 'rw' (PATH takes readonly, direct, aio=io_uring|threads, queues=N)");
 	expect_error("--disk x.img,aio=native", "--disk: unknown option 'aio=native'");
 	expect_error("--viommu slts --vfio 01:00.0", "--vfio: --viommu slts cannot take a passed-through device");
-	expect_error("--viommu slts,fs1gp=off", "--viommu: unknown option 'fs1gp=off' (slts takes none)");
-	expect_error("--viommu nested,bogus", "--viommu: unknown option 'bogus' (nested takes fs1gp=on|off)");
+	expect_error("--viommu slts,fs1gp=off", "--viommu: unknown option 'fs1gp=off' (slts takes ir=on|off)");
+	expect_error("--viommu nested,bogus", "--viommu: unknown option 'bogus' (nested takes fs1gp=on|off, ir=on|off)");
 	expect_error("--nested-virt=1", "--nested-virt takes no argument");
 	expect_error("--disk x.img,queues=0", "--disk: queues=0: want 1 to 8");
 	expect_error("--disk x.img,queues=9", "--disk: queues=9: want 1 to 8");

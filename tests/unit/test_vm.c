@@ -146,7 +146,7 @@ START_TEST(msi_routes_and_lines)
 	struct vm *vm = fake_vm__new(16 << 20);
 	int gsi;
 
-	gsi = irq__add_msi_route(vm, 0xfee00000, 0x4041);
+	gsi = irq__add_msi_route(vm, 0x10, 0xfee00000, 0x4041);
 	ck_assert_int_eq(gsi, IOAPIC_PINS);
 	ck_assert_uint_eq(fake_kvm.nr_routes, 16 + IOAPIC_PINS - 1 + 1);
 	ck_assert_uint_eq(fake_kvm.routes[fake_kvm.nr_routes - 1].u.msi.data, 0x4041);
@@ -157,9 +157,9 @@ START_TEST(msi_routes_and_lines)
 	ck_assert_uint_eq(fake_kvm.irqfds[0].gsi, (unsigned)gsi);
 	/* A failed routing update leaves the table as it was. */
 	fake_kvm__fail(KVM_SET_GSI_ROUTING, ENOMEM);
-	ck_assert_int_eq(irq__add_msi_route(vm, 0xfee00000, 1), -ENOMEM);
+	ck_assert_int_eq(irq__add_msi_route(vm, 0x10, 0xfee00000, 1), -ENOMEM);
 	fake_kvm__fail(0, 0);
-	ck_assert_int_eq(irq__add_msi_route(vm, 0xfee00000, 2), IOAPIC_PINS + 1);
+	ck_assert_int_eq(irq__add_msi_route(vm, 0x10, 0xfee00000, 2), IOAPIC_PINS + 1);
 	/* Lines and MSIs. */
 	ck_assert_int_eq(irq__pulse(vm, 4), 0);
 	ck_assert_int_eq(fake_kvm__level(4), 0);
@@ -188,7 +188,7 @@ START_TEST(offline_then_attach)
 	ck_assert_uint_eq(vm.mem.ram_size, 64 << 20);
 	ck_assert_ptr_nonnull(guest_mem__hva(&vm.mem, 0, 64 << 20));
 	ck_assert_uint_eq(vm.irq.table->nr, 16 + IOAPIC_PINS - 1);
-	gsi = irq__add_msi_route(&vm, 0xfee00000, 0x4041);
+	gsi = irq__add_msi_route(&vm, 0x10, 0xfee00000, 0x4041);
 	ck_assert_int_eq(gsi, IOAPIC_PINS);
 	ck_assert_int_eq(irq__update_msi_route(&vm, gsi, 0xfee01000, 0x42), 0);
 	ck_assert_int_eq(irq__irqfd(&vm, gsi, 7, true), 0);
