@@ -27,6 +27,7 @@ inproc() {
 }
 inproc bench_vtd "VT-d: translate() and IOTLB invalidation, in-process (targets: IOTLB hit <= 10 ns, 4-level miss <= 80 ns)"
 inproc bench_dma "DMA engine, in-process: copies through the vIOMMU vs untranslated (target: 2 MiB copies through 4 KiB pages >= 90%)"
+inproc bench_ir "interrupt remapping, in-process: a remapped MSI (device, IOAPIC) vs an unremapped one"
 inproc bench_blk "virtio-blk backend, in-process: ns per request, --viommu off vs through the vIOMMU"
 
 if bash scripts/host-kvm.sh --usable; then

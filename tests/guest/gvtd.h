@@ -16,7 +16,7 @@
 #include "iommu/vtd-hw.h"
 
 #define GFS_RWU		(VTD_FS_P | VTD_FS_RW | VTD_FS_US)
-#define GVTD_PERSISTENT	(VTD_GCMD_TE | VTD_GCMD_QIE | VTD_GCMD_IRE | VTD_GCMD_EAFL)
+#define GVTD_PERSISTENT	(VTD_GCMD_TE | VTD_GCMD_QIE | VTD_GCMD_IRE | VTD_GCMD_EAFL | VTD_GCMD_CFI)
 #define GVTD_IQ_SLOTS	128	/* one 4 KiB page of 256-bit descriptors (IQA.QS = 0) */
 #define GVTD_PE0_AW48	(2ULL << 2)	/* PASID entry AW: 4-level, as Linux writes it (§2.4) */
 

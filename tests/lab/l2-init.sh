@@ -119,7 +119,7 @@ for t in $(arg do | tr ',' ' '); do
 done
 
 # Everything the kernel said about DMA remapping and IOMMUs (faults included).
-dmesg | grep -iE 'DMAR|iommu|DRHD|remapping|ACPI: DMAR' | while read -r l; do say dmesg $l; done
+dmesg | grep -iE 'DMAR|iommu|DRHD|remapping|ACPI: DMAR|x2apic' | while read -r l; do say dmesg $l; done
 
 say L2-END uptime=$(now)
 poweroff -f

@@ -261,7 +261,10 @@ dmesg_() {
 		'@@ dmesg [ 0.310914] DMAR: Host address width 48' \
 		'@@ dmesg [ 0.311107] DMAR: DRHD base: 0x000000fed90000 flags: 0x0' \
 		'@@ dmesg [ 0.312334] DMAR: dmar0: reg_base_addr fed90000 ver 1:0 cap 1d2008c222f0606 ecap 880000f00f5a' \
-		'@@ dmesg [ 2.767597] DMAR: dmar0: Using Queued invalidation'
+		'@@ dmesg [ 2.767597] DMAR: dmar0: Using Queued invalidation' \
+		'@@ dmesg [ 2.309196] DMAR-IR: IOAPIC id 0 under DRHD base  0xfed90000 IOMMU 0' \
+		'@@ dmesg [ 2.355555] DMAR-IR: Enabled IRQ remapping in x2apic mode' \
+		'@@ dmesg [ 2.368260] x2apic enabled'
 }
 
 # boot (QEMU's q35 with -nodefaults: the four functions lib.sh knows without asking the VMM)
@@ -436,6 +439,10 @@ case_ no-unit viommu fail 0 '/^@@ iommu /d'
 case_ no-smts viommu fail 0 's/ecap=880000f00f5a/ecap=800000f00f5a/'
 case_ sm-off viommu fail 0 's/Enable scalable mode if hardware supports/Scalable mode is disallowed/'
 case_ no-qi viommu fail 0 's/Using Queued invalidation/Using Register based invalidation/'
+case_ no-intremap viommu fail 0 '/Enabled IRQ remapping in x2apic mode/d'
+case_ ir-xapic viommu fail 0 's/Enabled IRQ remapping in x2apic mode/Enabled IRQ remapping in xapic mode/'
+case_ no-x2apic viommu fail 0 '/x2apic enabled/d'
+case_ ioapic-outside viommu fail 0 '/IOAPIC id 0 under DRHD/d'
 case_ no-flts viommu fail 0 's/ecap=880000f00f5a/ecap=080000f00f5a/'
 case_ identity viommu fail 0 's/type=DMA-FQ/type=identity/'
 case_ no-group viommu fail 0 '0,/group=0 type=DMA-FQ/s//group=none type=none/'

@@ -2,7 +2,9 @@
 # Tier 3 check "viommu": with the virtual VT-d on (--viommu flts) and intel_iommu=on,sm_on, the stock
 # 6.12 kernel parses the DMAR table (host address width 48, one DRHD at 0xfed90000), runs the unit in
 # scalable mode with queued invalidation, puts every PCI function in an IOMMU group whose default
-# domain translates (DMA or DMA-FQ) with first-stage page tables, and logs no DMAR fault.
+# domain translates (DMA or DMA-FQ) with first-stage page tables, and logs no DMAR fault; interrupt
+# remapping is enabled in x2APIC mode, the IOAPIC under the unit, and every device's interrupts work
+# through it (the devices below answer).
 # The machine has real DMA-capable endpoints, and each moves data through the vIOMMU: a virtio-blk disk
 # (L2 reads the label the VMM's side wrote), the DMA engine (minivmm only; no driver, it just has to be
 # grouped and translated), a virtio-rng (L2 reads /dev/hwrng) and a virtio-console (L2 writes a marker
@@ -84,6 +86,13 @@ else
 fi
 dmesg_has "queued invalidation" "DMAR: $name: Using Queued invalidation"
 grep -q 'Using Register based invalidation' "$D" && ev_fail "the driver fell back to register-based invalidation"
+# Interrupt remapping (on by default with the vIOMMU; with QEMU as the L2 VMM only with intremap).
+if [ "${LAB_VMM:-minivmm}" = minivmm ]; then
+	dmesg_has "interrupt remapping in x2APIC mode" 'DMAR-IR: Enabled IRQ remapping in x2apic mode'
+	dmesg_has "the IOAPIC under the remapping unit" 'DMAR-IR: IOAPIC id 0 under DRHD base  *0x0*fed90000'
+	dmesg_has "x2APIC enabled" 'x2apic enabled$'
+	grep -q 'DMAR-IR: .*[Ff]ault\|INTR-REMAP.*fault' "$D" && ev_fail "interrupt remapping faults in L2's log"
+fi
 
 # Every PCI function is in a group with a translating default domain.
 l2_fact viommu pci >"$LAB_WORK/viommu.pci"
