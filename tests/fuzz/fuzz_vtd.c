@@ -4,7 +4,8 @@
  * The input is a program of small operations on a fresh unit with 160 KiB of guest RAM in two
  * exactly-sized malloc'd regions (so ASan sees any host access outside them): guest memory writes
  * (tables, descriptors), register reads and writes, DMA through the unit (dma__rw), shortcuts that
- * build a valid scalable-mode setup or queue a descriptor, resets and watch hooks. The model is built
+ * build a valid scalable-mode setup or queue a descriptor, resets, watch hooks, and interrupt remapping
+ * (IRTA/SIRTP/IRE/CFI from the input, interrupt requests of any shape through vtd__remap_msi()). The model is built
  * with VTD_DEBUG_READS: every guest-table access is checked to lie inside a RAM region (abort if not).
  * At the end the fault status must agree with the fault records.
  *
@@ -28,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 enum op {
-	OP_MEM64, OP_MEM_BLOCK, OP_MMIO_WRITE, OP_MMIO_READ, OP_DMA, OP_SETUP, OP_QI, OP_RESET, OP_WATCH, NR_OPS
+	OP_MEM64, OP_MEM_BLOCK, OP_MMIO_WRITE, OP_MMIO_READ, OP_DMA, OP_SETUP, OP_QI, OP_RESET, OP_WATCH,
+	OP_IR_SETUP, OP_IRQ, NR_OPS
 };
 
 struct input {
@@ -178,6 +180,35 @@ static void dma(struct vtd *vtd, struct input *in)
 	}
 }
 
+/* Interrupt remapping on: IRTA (a table anywhere, any size, either format) from the input, SIRTP, IRE, CFI. */
+static void ir_setup(struct vtd *vtd, struct input *in)
+{
+	unsigned f = get(in, 1);
+	uint64_t gsts = 0;
+
+	mmio(vtd, VTD_IRTA_REG, (pick_gpa(in) & ~0xFFFULL) | (f & 1 ? VTD_IRTA_EIME : 0) | (f >> 4), 8);
+	vtd__mmio(vtd, VTD_GSTS_REG, &gsts, 4, false);
+	gsts &= VTD_GCMD_TE | VTD_GCMD_QIE | VTD_GCMD_IRE | VTD_GCMD_CFI;
+	mmio(vtd, VTD_GCMD_REG, gsts | VTD_GCMD_SIRTP, 4);
+	mmio(vtd, VTD_GCMD_REG, gsts | VTD_GCMD_IRE | (f & 2 ? VTD_GCMD_CFI : 0), 4);
+}
+
+/* One interrupt request; a delivered message must be a compatibility-format one in the window. */
+static void irq(struct vtd *vtd, struct input *in)
+{
+	uint16_t sid = get(in, 2);
+	unsigned f = get(in, 1);
+	uint64_t addr = f & 1 ? 0xFEE00000 | (get(in, 3) & 0xFFFFF) : get(in, 8);
+	uint32_t data = get(in, 4);
+	uint64_t in_addr = addr;
+
+	if (vtd__remap_msi(vtd, sid, &addr, &data, f & 2))
+		return;
+	if ((in_addr & VTD_IR_ADDR_FMT) && ((uint32_t)addr - 0xFEE00000u >= 0x100000u || (addr & 0xFF00000000ULL) ||
+					    (addr & VTD_IR_ADDR_FMT)))
+		abort();
+}
+
 /* The status register must agree with the fault records. */
 static void check_invariants(struct vtd *vtd)
 {
@@ -198,7 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
 	struct vtd_options opt = { .fs1gp = size & 1, .fs5lp = size & 2, .slts = size & 4,
-				   .nested = (size & 12) == 8, .iotlb_entries = 64 };
+				   .nested = (size & 12) == 8, .iotlb_entries = 64, .ir = !(size & 16) };
 	struct vtd *vtd;
 	bool watching = false;
 
@@ -242,6 +273,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case OP_RESET:
 			vtd__reset(vtd);
+			break;
+		case OP_IR_SETUP:
+			ir_setup(vtd, &in);
+			break;
+		case OP_IRQ:
+			irq(vtd, &in);
 			break;
 		case OP_WATCH:
 			if (watching)
@@ -341,6 +378,30 @@ static void write_seeds(const char *dir)
 	arg(&s, 4, 0x80000000);
 	op(&s, OP_RESET, 0, 0);
 	write_seed(dir, "fault-overflow", &s);
+
+	/* Interrupt remapping: a table at 0xA000 (x2APIC, 256 entries), an IRTE, requests, an IEC flush. */
+	s.n = 0;
+	op(&s, OP_MEM64, 3, 0xA000 + 16 * 5);
+	arg(&s, 8, VTD_IRTE_P | 0x41ULL << 16 | 2ULL << 32);
+	op(&s, OP_MEM64, 3, 0xA000 + 16 * 5 + 8);
+	arg(&s, 8, 0x08 | (uint64_t)VTD_SVT_SID << 18);
+	op(&s, OP_IR_SETUP, 3, 0xA000);
+	arg(&s, 1, 1 | 7 << 4);
+	op(&s, OP_IRQ, 2, 0x08);
+	arg(&s, 1, 3);
+	arg(&s, 3, 5 << 5 | VTD_IR_ADDR_FMT);
+	arg(&s, 4, 0);
+	op(&s, OP_IRQ, 2, 0x09);
+	arg(&s, 1, 3);
+	arg(&s, 3, 5 << 5 | VTD_IR_ADDR_FMT);
+	arg(&s, 4, 0);
+	op(&s, OP_QI, 8, VTD_DESC_IEC | VTD_DESC_IEC_G_INDEX | 5ULL << 32);
+	arg(&s, 8, 0);
+	op(&s, OP_IRQ, 2, 0x08);
+	arg(&s, 1, 3);
+	arg(&s, 3, 0x1000);
+	arg(&s, 4, 0x31);
+	write_seed(dir, "interrupt-remapping", &s);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
