@@ -525,6 +525,8 @@ case_ guest-kvm-down nesting fail 0 '' FAKE_NEST=nokvm
 case_ l3-hangs nesting fail 0 '' FAKE_NEST=l3fail
 case_ l3-without-the-engine nesting fail 0 '' FAKE_NEST=l3novfio
 case_ l3-dma-wrong nesting fail 0 '' FAKE_NEST=l3dma
+case_ unsafe-msi nesting fail 0 '$a @@ dmesg [ 3.0] iommufd: MSI interrupts are not secure, they cannot be isolated by the platform. Check that platform features like interrupt remapping are enabled.\r'
+case_ no-ir-in-l2 nesting fail 0 '/Enabled IRQ remapping/d'
 case_ l3-seed-order nesting fail 0 '' FAKE_NEST=l3order
 case_ l3-fault-unlogged nesting fail 0 '/fault addr 0x123400000000/d'
 case_ probe-lies passthrough fail 0 '' FAKE_PROBE=lies

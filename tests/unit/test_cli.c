@@ -107,6 +107,11 @@ START_TEST(equals_form_and_sizes)
 	ck_assert_uint_eq(cfg.mem_size, 512ULL << 20);
 	ck_assert_int_eq(cfg.serial, SERIAL_NONE);
 	ck_assert(cfg.viommu.enabled && cfg.viommu.fs1gp);
+	ck_assert(cfg.viommu.ir);		/* interrupt remapping by default */
+	ck_assert_int_eq(parse("--viommu flts,ir=off,fs1gp=off"), CLI_RUN);
+	ck_assert(!cfg.viommu.ir && !cfg.viommu.fs1gp);
+	ck_assert_int_eq(parse("--viommu slts,ir=off"), CLI_RUN);
+	ck_assert(cfg.viommu.slts && !cfg.viommu.ir);
 	ck_assert_int_eq(parse("--mem 33M"), CLI_RUN);
 	ck_assert_uint_eq(cfg.mem_size, 34ULL << 20); /* rounded up to 2 MiB */
 	ck_assert_int_eq(parse("--mem 1GiB"), CLI_RUN);
@@ -148,6 +153,7 @@ START_TEST(errors)
 	expect_error("--viommu slts,fs1gp=off", "--viommu: unknown option 'fs1gp=off' (slts takes ir=on|off)");
 	expect_error("--viommu nested,bogus", "--viommu: unknown option 'bogus' (nested takes fs1gp=on|off, ir=on|off)");
 	expect_error("--nested-virt=1", "--nested-virt takes no argument");
+	expect_error("--viommu flts,ir=maybe", "--viommu: unknown option 'ir=maybe' (flts takes fs1gp=on|off, ir=on|off)");
 	expect_error("--disk x.img,queues=0", "--disk: queues=0: want 1 to 8");
 	expect_error("--disk x.img,queues=9", "--disk: queues=9: want 1 to 8");
 	expect_error("--disk x.img,queues=2x", "--disk: queues=2x: want 1 to 8");

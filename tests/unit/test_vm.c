@@ -17,6 +17,8 @@
 /* stderr goes to a temporary file while @fn runs; its text is returned (static buffer). */
 static char captured[4096];
 
+static bool split_next;	/* the next init_capturing() asks for the split irqchip (interrupt remapping) */
+
 static int init_capturing(struct vm *vm, const char *dev, uint64_t mem)
 {
 	FILE *tmp = tmpfile();
@@ -26,6 +28,7 @@ static int init_capturing(struct vm *vm, const char *dev, uint64_t mem)
 	fflush(stderr);
 	dup2(fileno(tmp), STDERR_FILENO);
 	ret = vm__init(vm, mem);
+	vm->irq.split = split_next;
 	if (!ret && (ret = vm__attach_kvm(vm, dev)))
 		vm__exit(vm);	/* a failed attach leaves the offline object to its owner */
 	fflush(stderr);
@@ -141,6 +144,61 @@ START_TEST(host_checks)
 }
 END_TEST
 
+/*
+ * The split irqchip (interrupt remapping): no KVM irqchip routes, lines go to the userspace IOAPIC's
+ * hook, and a host without KVM_CAP_SPLIT_IRQCHIP gets a sentence with the way out.
+ */
+static unsigned hooked_pin;
+static int hooked_level = -1;
+
+static void hook_line(void *opaque, unsigned pin, int level)
+{
+	hooked_pin = pin;
+	hooked_level = level;
+}
+
+static void hook_eoi(void *opaque, uint8_t vector)
+{
+	hooked_pin = 100 + vector;
+}
+
+START_TEST(split_irqchip)
+{
+	static const struct irq_ioapic_ops ops = { .set_line = hook_line, .eoi = hook_eoi };
+	struct vm vm;
+
+	fake_kvm__reset();
+	split_next = true;
+	ck_assert_int_eq(init_capturing(&vm, "/dev/null", 64 << 20), 0);
+	ck_assert_uint_eq(fake_kvm.nr_routes, 0);		/* no PIC/IOAPIC routes in KVM */
+	ck_assert_int_eq(irq__set_line(&vm, 4, 1), -EINVAL);	/* no IOAPIC yet */
+	irq__set_ioapic(&vm, &ops, NULL);
+	ck_assert_int_eq(irq__set_line(&vm, 4, 1), 0);
+	ck_assert_uint_eq(hooked_pin, 4);
+	ck_assert_int_eq(hooked_level, 1);
+	ck_assert_int_eq(fake_kvm__line_calls(4), 0);		/* nothing went to KVM_IRQ_LINE */
+	irq__eoi(&vm, 0x33);
+	ck_assert_uint_eq(hooked_pin, 100 + 0x33);
+	/* A pin's level-triggered message for KVM's EOI exits, on GSI = pin. */
+	ck_assert_int_eq(irq__set_pin_route(&vm, 9, 0xFF00, 0xFEE00000, 0xC031, true), 0);
+	ck_assert_uint_eq(fake_kvm.nr_routes, 1);
+	ck_assert_uint_eq(fake_kvm.routes[0].gsi, 9);
+	ck_assert_int_eq(irq__set_pin_route(&vm, 9, 0xFF00, 0, 0, false), 0);
+	ck_assert_uint_eq(fake_kvm.nr_routes, 0);
+	/* x2APIC destinations (address bits 63:40) are deliverable on the split irqchip. */
+	ck_assert_int_eq(irq__send_msi(&vm, 0xFEE00000ULL | 1ULL << 40, 0x30), 0);
+	ck_assert_int_eq(irq__send_msi(&vm, 0xFEE00000ULL | 1ULL << 32, 0x30), -EINVAL);
+	vm__exit(&vm);
+
+	fake_kvm__reset();
+	fake_kvm__fail(KVM_ENABLE_CAP, EINVAL);
+	ck_assert_int_eq(init_capturing(&vm, "/dev/null", 64 << 20), -EINVAL);
+	ck_assert_msg(strstr(captured, "interrupt remapping needs the IOAPIC in minivmm (KVM_CAP_SPLIT_IRQCHIP)") &&
+		      strstr(captured, "--viommu MODE,ir=off"), "%s", captured);
+	split_next = false;
+}
+END_TEST
+
 START_TEST(msi_routes_and_lines)
 {
 	struct vm *vm = fake_vm__new(16 << 20);
@@ -233,6 +291,7 @@ static Suite *vm_suite(void)
 	tcase_add_test(tc, errors_name_the_ioctl);
 	tcase_add_test(tc, host_checks);
 	tcase_add_test(tc, msi_routes_and_lines);
+	tcase_add_test(tc, split_irqchip);
 	tcase_add_test(tc, offline_then_attach);
 	suite_add_tcase(s, tc);
 	return s;

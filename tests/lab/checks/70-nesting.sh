@@ -16,9 +16,10 @@
 # DMA through the second-stage tables L2's intel-iommu writes into the outer unit.
 # The nested boot also has --nested-virt: L2 sees SVM, its kvm_amd loads and /dev/kvm appears (the
 # others do not: SVM stays hidden).
-# L2 runs with iommufd.allow_unsafe_interrupts=1: the vIOMMU has no interrupt remapping yet, without
-# which iommufd refuses to bind. No KVM is needed in L2 (a probe creates no VM); the DMA itself under
-# the inner vIOMMU waits for nested virtualization. With LAB_VMM=qemu this check has nothing to run.
+# L2 runs WITHOUT iommufd.allow_unsafe_interrupts: the outer vIOMMU remaps interrupts (ir=on, the
+# default), so L2's MSIs are isolated and iommufd binds the device (it refuses with EPERM otherwise);
+# the check also asks that L2 never warned about unsafe MSIs. No KVM is needed in L2 for the probes.
+# With LAB_VMM=qemu this check has nothing to run.
 # lab-budget: boots=3 seconds=60
 . "$LAB_TESTS_DIR/lib.sh"
 
@@ -75,7 +76,7 @@ dma() {
 # (':' for ',').
 boot() {
 	l2_boot "$1" $CPUS $MEM "$2" \
-		"intel_iommu=on,sm_on iommufd.allow_unsafe_interrupts=1 lab.do=nest lab.nest=$3 lab.l3=1" "dmae ${4:-}"
+		"intel_iommu=on,sm_on lab.do=nest lab.nest=$3 lab.l3=1" "dmae ${4:-}"
 	l2_require_exit
 	l2_require_userspace "$1" || return 1
 	b=$(l2_fact "$1" nest-bind | head -n 1)
@@ -87,6 +88,15 @@ boot() {
 	*) ev_fail "[$1] L2 did not get the DMA engine to vfio-pci with a cdev and /dev/iommu: '${b:-no nest-bind fact}'"
 		return 1 ;;
 	esac
+	# Isolated MSIs: L2 remaps its interrupts on the outer unit, so iommufd needed no unsafe-interrupt pass.
+	d=$(l2_fact "$1" dmesg)
+	if echo "$d" | grep -q 'MSI interrupts are not secure'; then
+		ev_fail "[$1] L2's iommufd warned that MSIs are not isolated: $(echo "$d" | grep -m 1 'not secure')"
+	elif echo "$d" | grep -q 'Enabled IRQ remapping in x2apic mode'; then
+		ev_ok "[$1] L2 remaps interrupts on the outer unit (x2APIC mode): iommufd bound without allow_unsafe_interrupts"
+	else
+		ev_fail "[$1] L2 did not enable interrupt remapping on the outer unit"
+	fi
 }
 
 if boot nested nested off,flts,flts:fs1gp=off nestedvirt; then
