@@ -94,7 +94,8 @@ void acpi__checksum(struct acpi_table_header *h)
  */
 static bool acpi__config_ok(const struct acpi_config *cfg)
 {
-	if (cfg->ncpus < 1 || cfg->ncpus > 255)	/* xAPIC IDs 0..254: type 0 MADT entries */
+	/* APIC IDs 0..254 in type 0 MADT entries, the rest in x2APIC ones; DSDT names C000..CFFF. */
+	if (cfg->ncpus < 1 || cfg->ncpus > ACPI_MAX_CPUS)
 		return false;
 	if (cfg->lapic_addr > UINT32_MAX || cfg->ioapic_addr > UINT32_MAX)
 		return false;

@@ -11,9 +11,10 @@
 #include <stdint.h>
 
 #define ACPI_MAX_DMAR_SCOPES 256
+#define ACPI_MAX_CPUS 4096	/* from 255 on in x2APIC MADT entries (the guest then needs x2APIC mode) */
 
 struct acpi_config {
-	int ncpus;			/* 1..255: LAPIC IDs = ACPI processor UIDs 0..ncpus-1 */
+	int ncpus;			/* 1..ACPI_MAX_CPUS: LAPIC IDs = ACPI processor UIDs 0..ncpus-1 */
 	uint64_t lapic_addr;
 	uint64_t ioapic_addr;
 	uint8_t ioapic_id;

@@ -186,6 +186,10 @@ struct acpi_madt_sub {
 #define ACPI_MADT_TYPE_IOAPIC		1
 #define ACPI_MADT_TYPE_INT_SRC_OVR	2
 #define ACPI_MADT_TYPE_LAPIC_NMI	4
+#define ACPI_MADT_TYPE_X2APIC		9
+#define ACPI_MADT_TYPE_X2APIC_NMI	10
+/* The first APIC ID a type 0 entry cannot carry (0xFF is the xAPIC broadcast). */
+#define ACPI_MADT_FIRST_X2APIC_ID	255
 
 /* 5.2.12.2 Processor Local APIC (8 bytes). */
 struct acpi_madt_lapic {
@@ -220,6 +224,24 @@ struct acpi_madt_lapic_nmi {
 	uint8_t processor_uid;		/* 0xFF: all processors */
 	uint16_t flags;
 	uint8_t lint;
+} __packed;
+
+/* 5.2.12.12 Processor Local x2APIC (16 bytes), for APIC IDs from 255 on. */
+struct acpi_madt_x2apic {
+	struct acpi_madt_sub sub;
+	uint16_t reserved;
+	uint32_t x2apic_id;
+	uint32_t flags;			/* ACPI_MADT_LAPIC_ENABLED */
+	uint32_t processor_uid;
+} __packed;
+
+/* 5.2.12.13 Local x2APIC NMI (12 bytes). */
+struct acpi_madt_x2apic_nmi {
+	struct acpi_madt_sub sub;
+	uint16_t flags;
+	uint32_t processor_uid;		/* 0xFFFFFFFF: all processors */
+	uint8_t lint;
+	uint8_t reserved[3];
 } __packed;
 
 /* MPS INTI flags (Table 5.26). */

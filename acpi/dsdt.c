@@ -235,7 +235,7 @@ static void dsdt__cpus(struct aml *a, const struct acpi_config *cfg)
 		char name[5];
 		size_t dev;
 
-		snprintf(name, sizeof(name), "C%03X", i & 0xFFF);	/* ncpus <= 255 */
+		snprintf(name, sizeof(name), "C%03X", i & 0xFFF);	/* ncpus <= ACPI_MAX_CPUS */
 		dev = aml__device_begin(a, name);
 		aml__name(a, "_HID");
 		aml__string(a, "ACPI0007");

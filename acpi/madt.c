@@ -3,22 +3,27 @@
  * used here have not changed since ACPI 1.0).
  *
  * One enabled Processor Local APIC per vCPU (APIC ID = ACPI processor UID = vCPU index; the DSDT's
- * ACPI0007 devices carry the same _UID), the IOAPIC with GSIs 0..pins-1, the two ISA interrupt
+ * ACPI0007 devices carry the same _UID), as a Processor Local x2APIC entry from APIC ID 255 on, the IOAPIC with GSIs 0..pins-1, the two ISA interrupt
  * source overrides a PC needs, and LINT1 as NMI on every processor.
  */
+#include <string.h>
+
 #include "acpi/acpi_internal.h"
 
 #define MADT_NR_OVERRIDES	2
 
 uint64_t acpi__build_madt(struct acpi_builder *b, const struct acpi_config *cfg)
 {
-	uint32_t len = sizeof(struct acpi_madt) + cfg->ncpus * sizeof(struct acpi_madt_lapic) +
-		       sizeof(struct acpi_madt_ioapic) +
+	int nx = cfg->ncpus > ACPI_MADT_FIRST_X2APIC_ID ? cfg->ncpus - ACPI_MADT_FIRST_X2APIC_ID : 0;
+	uint32_t len = sizeof(struct acpi_madt) + (cfg->ncpus - nx) * sizeof(struct acpi_madt_lapic) +
+		       nx * sizeof(struct acpi_madt_x2apic) + sizeof(struct acpi_madt_ioapic) +
 		       MADT_NR_OVERRIDES * sizeof(struct acpi_madt_int_src_ovr) +
-		       sizeof(struct acpi_madt_lapic_nmi);
+		       sizeof(struct acpi_madt_lapic_nmi) + (nx ? sizeof(struct acpi_madt_x2apic_nmi) : 0);
 	struct acpi_madt *m = acpi__alloc(b, len, 16);
 	struct acpi_madt_int_src_ovr *ovr;
 	struct acpi_madt_lapic_nmi *nmi;
+	struct acpi_madt_x2apic_nmi *xnmi;
+	struct acpi_madt_x2apic *x2;
 	struct acpi_madt_ioapic *io;
 	struct acpi_madt_lapic *lapic;
 
@@ -33,15 +38,25 @@ uint64_t acpi__build_madt(struct acpi_builder *b, const struct acpi_config *cfg)
 	m->flags = cfg->no_pic ? 0 : ACPI_MADT_PCAT_COMPAT;
 
 	lapic = (struct acpi_madt_lapic *)(m + 1);
-	for (int i = 0; i < cfg->ncpus; i++, lapic++) {
+	for (int i = 0; i < cfg->ncpus - nx; i++, lapic++) {
 		lapic->sub.type = ACPI_MADT_TYPE_LAPIC;
 		lapic->sub.length = sizeof(*lapic);
 		lapic->processor_uid = i;
 		lapic->apic_id = i;
 		lapic->flags = ACPI_MADT_LAPIC_ENABLED;
 	}
+	/* APIC IDs from 255 on (ACPI 6.5 5.2.12.12; Linux ignores x2APIC entries below 255). */
+	x2 = (struct acpi_madt_x2apic *)lapic;
+	for (int i = ACPI_MADT_FIRST_X2APIC_ID; i < cfg->ncpus; i++, x2++) {
+		x2->sub.type = ACPI_MADT_TYPE_X2APIC;
+		x2->sub.length = sizeof(*x2);
+		x2->reserved = 0;
+		x2->x2apic_id = i;
+		x2->flags = ACPI_MADT_LAPIC_ENABLED;
+		x2->processor_uid = i;
+	}
 
-	io = (struct acpi_madt_ioapic *)lapic;
+	io = (struct acpi_madt_ioapic *)x2;
 	io->sub.type = ACPI_MADT_TYPE_IOAPIC;
 	io->sub.length = sizeof(*io);
 	io->ioapic_id = cfg->ioapic_id;
@@ -83,6 +98,15 @@ uint64_t acpi__build_madt(struct acpi_builder *b, const struct acpi_config *cfg)
 	nmi->processor_uid = 0xFF;
 	nmi->flags = ACPI_MPS_POLARITY_CONFORMS | ACPI_MPS_TRIGGER_CONFORMS;
 	nmi->lint = 1;
+	if (nx) {
+		xnmi = (struct acpi_madt_x2apic_nmi *)(nmi + 1);
+		xnmi->sub.type = ACPI_MADT_TYPE_X2APIC_NMI;
+		xnmi->sub.length = sizeof(*xnmi);
+		xnmi->flags = ACPI_MPS_POLARITY_CONFORMS | ACPI_MPS_TRIGGER_CONFORMS;
+		xnmi->processor_uid = 0xFFFFFFFF;
+		xnmi->lint = 1;
+		memset(xnmi->reserved, 0, sizeof(xnmi->reserved));
+	}
 
 	acpi__checksum(&m->h);
 	return acpi__gpa(b, m);

@@ -419,6 +419,11 @@ enum cli_result cli__parse(int argc, char **argv, struct vmm_config *cfg, char *
 		fail(err, errlen, "--vfio: %s", cli__slts_vfio);
 		return CLI_ERROR;
 	}
+	if (cfg->ncpus > VMM_MAX_CPUS_XAPIC && !(cfg->viommu.enabled && cfg->viommu.ir)) {
+		fail(err, errlen, "--cpus %d: more than %d vCPUs need x2APIC destinations, i.e. interrupt remapping "
+		     "(--viommu flts)", cfg->ncpus, VMM_MAX_CPUS_XAPIC);
+		return CLI_ERROR;
+	}
 	if (cfg->initrd && !cfg->kernel) {
 		fail(err, errlen, "--initrd needs --kernel");
 		return CLI_ERROR;

@@ -15,6 +15,7 @@
 #include "vmm/layout.h"
 #include "vmm/log.h"
 #include "vmm/stats.h"
+#include "vmm/sys.h"
 #include "machine/devices.h"
 #include "vmm/term.h"
 #include "vmm/util.h"
@@ -111,6 +112,13 @@ static int machine__set_tables(struct machine *m)
 
 static int machine__create_vcpus(struct machine *m)
 {
+	/* KVM_CAP_MAX_VCPUS: the host's limit (0 would mean "not reported": KVM then refuses itself). */
+	int max = sys__kvm_check_extension(m->vm.kvm_fd, KVM_CAP_MAX_VCPUS);
+
+	if (max > 0 && m->cfg->ncpus > max) {
+		pr_err("--cpus %d: the host KVM runs at most %d vCPUs in a VM (KVM_CAP_MAX_VCPUS)", m->cfg->ncpus, max);
+		return VMM_EXIT_USAGE;
+	}
 	for (int i = 0; i < m->cfg->ncpus; i++) {
 		if (vcpu__init(&m->vcpus[i], &m->vm, i, m->cfg->ncpus))
 			return VMM_EXIT_ERROR;

@@ -17,7 +17,8 @@ struct viommu_config {
 	bool ir;		/* interrupt remapping (ECAP.IR, EIM; split irqchip): ir=on|off, default on */
 };
 
-#define VMM_MAX_CPUS 64
+#define VMM_MAX_CPUS 288		/* with interrupt remapping (x2APIC); without it 64 */
+#define VMM_MAX_CPUS_XAPIC 64
 #define VMM_DEFAULT_MEM (256ULL << 20)
 #define VMM_MAX_DISKS 8
 #define VMM_MAX_DISK_QUEUES 8	/* VIRTIO_MAX_QUEUES */

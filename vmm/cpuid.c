@@ -28,7 +28,7 @@ void cpuid__adjust(struct kvm_cpuid_entry2 *e, int id, int ncpus)
 	switch (e->function) {
 	case 1:
 		/* EBX[31:24] initial APIC ID, EBX[23:16] logical processors per package. */
-		e->ebx = (e->ebx & 0xFFFF) | ((uint32_t)id << 24) | ((uint32_t)(ncpus & 0xFF) << 16);
+		e->ebx = (e->ebx & 0xFFFF) | ((uint32_t)id << 24) | ((uint32_t)(ncpus > 255 ? 255 : ncpus) << 16);
 		e->ecx |= CPUID_1_ECX_HYPERVISOR;
 		if (ncpus > 1)
 			e->edx |= CPUID_1_EDX_HTT;
@@ -55,7 +55,7 @@ void cpuid__adjust(struct kvm_cpuid_entry2 *e, int id, int ncpus)
 		 * AMD: ECX[7:0] threads per package - 1, ECX[15:12] APIC ID bits for them (AMD APM vol. 3,
 		 * CPUID Fn8000_0008). The host's values would make each vCPU a package of its own.
 		 */
-		e->ecx = (e->ecx & ~0xF0FFu) | (core_bits(ncpus) << 12) | (uint32_t)((ncpus - 1) & 0xFF);
+		e->ecx = (e->ecx & ~0xF0FFu) | (core_bits(ncpus) << 12) | (uint32_t)((ncpus > 256 ? 256 : ncpus) - 1);
 		break;
 	case 0x8000001E:
 		/*

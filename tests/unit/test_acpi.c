@@ -229,12 +229,13 @@ END_TEST
 static void check_madt(const struct acpi_config *cfg)
 {
 	const uint8_t *m, *p, *end;
-	int lapics = 0, ioapics = 0, ovr = 0, nmis = 0;
+	int lapics = 0, ioapics = 0, ovr = 0, nmis = 0, x2nmis = 0;
+	int nx = cfg->ncpus > 255 ? cfg->ncpus - 255 : 0;	/* APIC IDs from 255 on: x2APIC entries */
 
 	build(cfg, &B);
 	m = table(&B, "APIC");
 	check_header(m, "APIC", 5);
-	ck_assert_uint_eq(le32(m + 4), 44 + 8 * cfg->ncpus + 12 + 2 * 10 + 6);
+	ck_assert_uint_eq(le32(m + 4), 44 + 8 * (cfg->ncpus - nx) + 16 * nx + 12 + 2 * 10 + 6 + (nx ? 12 : 0));
 	ck_assert_uint_eq(le32(m + 36), cfg->lapic_addr);
 	ck_assert_uint_eq(le32(m + 40), cfg->no_pic ? 0 : 1);	/* PCAT_COMPAT unless split irqchip */
 	end = m + le32(m + 4);
@@ -277,6 +278,20 @@ static void check_madt(const struct acpi_config *cfg)
 			ck_assert_uint_eq(p[5], 1);		/* LINT1 */
 			nmis++;
 			break;
+		case 9:
+			ck_assert_uint_eq(p[1], 16);
+			ck_assert_int_ge(lapics, 255);		/* only where a type 0 entry cannot go */
+			ck_assert_uint_eq(le32(p + 4), lapics);	/* x2APIC ID */
+			ck_assert_uint_eq(le32(p + 8), 1);	/* enabled */
+			ck_assert_uint_eq(le32(p + 12), lapics);	/* processor UID */
+			lapics++;
+			break;
+		case 10:
+			ck_assert_uint_eq(p[1], 12);
+			ck_assert_uint_eq(le32(p + 4), 0xFFFFFFFF);
+			ck_assert_uint_eq(p[8], 1);		/* LINT1 */
+			x2nmis++;
+			break;
 		default:
 			ck_abort_msg("unexpected MADT entry type %d", p[0]);
 		}
@@ -286,6 +301,7 @@ static void check_madt(const struct acpi_config *cfg)
 	ck_assert_int_eq(ioapics, 1);
 	ck_assert_int_eq(ovr, 2);
 	ck_assert_int_eq(nmis, 1);
+	ck_assert_int_eq(x2nmis, nx ? 1 : 0);
 }
 
 START_TEST(test_madt_a)
@@ -397,13 +413,13 @@ START_TEST(test_dmar_b)
 }
 END_TEST
 
-/* The largest configuration: 255 vCPUs and 256 DMAR scopes. */
+/* The largest configurations: 255 vCPUs (the last in type 0 MADT entries), then 288, and 256 DMAR scopes. */
 START_TEST(test_max_config)
 {
 	struct acpi_config cfg;
 
 	acpi_test__config_b(&cfg);
-	cfg.ncpus = 255;
+	cfg.ncpus = _i ? 288 : 255;
 	cfg.nr_scopes = ACPI_MAX_DMAR_SCOPES;
 	for (int i = 0; i < cfg.nr_scopes; i++)
 		cfg.scopes[i] = i;
@@ -597,7 +613,7 @@ START_TEST(test_einval)
 		ck_assert_msg(acpi__build(&cfg, B.buf, BASE, SIZE) == -EINVAL, #stmt); \
 	} while (0)
 	BAD(cfg.ncpus = 0);
-	BAD(cfg.ncpus = 256);
+	BAD(cfg.ncpus = ACPI_MAX_CPUS + 1);
 	BAD(cfg.ncpus = -1);
 	BAD(cfg.lapic_addr = 1ULL << 32);
 	BAD(cfg.ioapic_addr = 1ULL << 32);
@@ -715,7 +731,7 @@ static Suite *acpi_suite(void)
 	tcase_add_test(tc, test_mcfg_b);
 	tcase_add_test(tc, test_dmar_a);
 	tcase_add_test(tc, test_dmar_b);
-	tcase_add_test(tc, test_max_config);
+	tcase_add_loop_test(tc, test_max_config, 0, 2);
 	tcase_add_test(tc, test_dsdt_content);
 	tcase_add_test(tc, test_dsdt_prt);
 	tcase_add_test(tc, test_enospc_a);

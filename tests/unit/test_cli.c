@@ -110,6 +110,8 @@ START_TEST(equals_form_and_sizes)
 	ck_assert(cfg.viommu.ir);		/* interrupt remapping by default */
 	ck_assert_int_eq(parse("--viommu flts,ir=off,fs1gp=off"), CLI_RUN);
 	ck_assert(!cfg.viommu.ir && !cfg.viommu.fs1gp);
+	ck_assert_int_eq(parse("--cpus 288 --viommu flts"), CLI_RUN);
+	ck_assert_int_eq(cfg.ncpus, 288);
 	ck_assert_int_eq(parse("--viommu slts,ir=off"), CLI_RUN);
 	ck_assert(cfg.viommu.slts && !cfg.viommu.ir);
 	ck_assert_int_eq(parse("--mem 33M"), CLI_RUN);
@@ -133,7 +135,10 @@ START_TEST(errors)
 	expect_error("--mem 1M", "out of range");
 	expect_error("--mem -5G", "not a size");
 	expect_error("--mem 99999999999999T", "--mem");
-	expect_error("--cpus 0", "--cpus: '0' is not a number from 1 to 64");
+	expect_error("--cpus 0", "--cpus: '0' is not a number from 1 to 288");
+	expect_error("--cpus 289 --viommu flts", "--cpus: '289' is not a number from 1 to 288");
+	expect_error("--cpus 65", "--cpus 65: more than 64 vCPUs need x2APIC destinations, i.e. interrupt remapping (--viommu flts)");
+	expect_error("--cpus 65 --viommu flts,ir=off", "--cpus 65: more than 64 vCPUs need x2APIC destinations");
 	expect_error("--cpus 65", "--cpus");
 	expect_error("--cpus 2x", "--cpus");
 	expect_error("--serial tty", "--serial: 'tty' is not stdio, file:PATH or none");
