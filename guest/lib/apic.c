@@ -7,20 +7,80 @@
 #define IOAPIC_VER	0x01
 #define IOAPIC_REDTBL	0x10	/* entry n: 0x10 + 2n (low), 0x11 + 2n (high) */
 
+#define X2APIC_ICR	(MSR_X2APIC_BASE + (LAPIC_ICR_LO >> 4))
+#define CPUID1_ECX_X2APIC	(1u << 21)
+
+static volatile bool x2apic_mode;	/* set once on the BSP, before the APs start */
+
+/*
+ * x2APIC registers are MSRs: CPL3 code goes through the gate, interrupt handlers (CPL0, lapic__eoi)
+ * use the instruction itself, as PVM emulates no int $4 issued at CPL0.
+ */
+static uint64_t msr_read(uint32_t msr)
+{
+	uint32_t lo, hi;
+
+	if (read_cpl())
+		return sys__rdmsr(msr);
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void msr_write(uint32_t msr, uint64_t v)
+{
+	if (read_cpl())
+		sys__wrmsr(msr, v);
+	else
+		asm volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
 uint32_t lapic__read(uint32_t reg)
 {
+	if (x2apic_mode)
+		return (uint32_t)msr_read(MSR_X2APIC_BASE + (reg >> 4));
 	return mmio_read32(platform.lapic_base + reg);
 }
 
 void lapic__write(uint32_t reg, uint32_t v)
 {
-	mmio_write32(platform.lapic_base + reg, v);
+	if (x2apic_mode)
+		msr_write(MSR_X2APIC_BASE + (reg >> 4), v);
+	else
+		mmio_write32(platform.lapic_base + reg, v);
+}
+
+/* xAPIC -> x2APIC on this CPU: EXTD set while EN stays set (SDM Vol. 3A 11.12.5 "x2APIC State Transitions"). */
+static void lapic__x2apic_on(void)
+{
+	uint64_t base = msr_read(MSR_APIC_BASE);
+
+	if (!(base & APIC_BASE_EXTD))
+		msr_write(MSR_APIC_BASE, base | APIC_BASE_EN | APIC_BASE_EXTD);
+}
+
+bool lapic__enable_x2apic(void)
+{
+	uint32_t a, b, c, d;
+
+	cpuid(1, 0, &a, &b, &c, &d);
+	if (!(c & CPUID1_ECX_X2APIC))
+		return false;
+	lapic__x2apic_on();
+	x2apic_mode = true;
+	return true;
+}
+
+bool lapic__x2apic(void)
+{
+	return x2apic_mode;
 }
 
 void lapic__init(void)
 {
 	if (!platform.lapic_base)
 		return;
+	if (x2apic_mode)
+		lapic__x2apic_on();
 	lapic__write(LAPIC_TPR, 0);
 	lapic__write(LAPIC_LVT_LINT0, LAPIC_LVT_MASKED);
 	lapic__write(LAPIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
@@ -28,7 +88,7 @@ void lapic__init(void)
 
 uint32_t lapic__id(void)
 {
-	return lapic__read(LAPIC_ID) >> 24;
+	return x2apic_mode ? lapic__read(LAPIC_ID) : lapic__read(LAPIC_ID) >> 24;
 }
 
 void lapic__eoi(void)
@@ -38,6 +98,10 @@ void lapic__eoi(void)
 
 void lapic__send_icr(uint32_t dest, uint32_t low)
 {
+	if (x2apic_mode) {
+		msr_write(X2APIC_ICR, (uint64_t)dest << 32 | low);
+		return;
+	}
 	lapic__write(LAPIC_ICR_HI, dest << 24);
 	lapic__write(LAPIC_ICR_LO, low);
 	for (int i = 0; i < 100000 && (lapic__read(LAPIC_ICR_LO) & ICR_PENDING); i++)

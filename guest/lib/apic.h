@@ -1,6 +1,8 @@
 /*
- * Local APIC in xAPIC mode (MMIO at platform.lapic_base, SDM Vol. 3A chapter 11) and the IOAPIC
- * (82093AA data sheet: IOREGSEL at +0, IOWIN at +0x10). Both are plain MMIO, so CPL3 code drives them.
+ * Local APIC (SDM Vol. 3A chapter 11) and the IOAPIC (82093AA data sheet: IOREGSEL at +0, IOWIN at +0x10).
+ * The LAPIC starts in xAPIC mode (MMIO at platform.lapic_base, which CPL3 code drives directly); after
+ * lapic__enable_x2apic() every CPU uses x2APIC mode (MSRs 0x800 + reg / 16, through the gate at CPL3),
+ * with 32-bit APIC IDs and destinations. The register offsets below are the xAPIC ones in both modes.
  */
 #ifndef GUEST_APIC_H
 #define GUEST_APIC_H
@@ -35,13 +37,29 @@
 #define ICR_SELF		(1u << 18)	/* destination shorthand 01 */
 #define ICR_ALL_BUT_SELF	(3u << 18)
 
+#define MSR_APIC_BASE		0x1b
+#define APIC_BASE_EN		(1u << 11)
+#define APIC_BASE_EXTD		(1u << 10)	/* x2APIC mode */
+#define MSR_X2APIC_BASE		0x800
+
 uint32_t lapic__read(uint32_t reg);
 void lapic__write(uint32_t reg, uint32_t v);
 /* Software-enable this CPU's LAPIC (SVR, spurious vector 0xff), TPR 0, LINT0 masked. */
 void lapic__init(void);
+/*
+ * Switch this CPU to x2APIC mode, and every CPU started afterwards (lapic__init). False if CPUID lacks
+ * x2APIC. Call it on the BSP before smp__start_aps(): an AP with an APIC ID above 255 cannot be named
+ * by an xAPIC ICR.
+ */
+bool lapic__enable_x2apic(void);
+bool lapic__x2apic(void);
+/* This CPU's APIC ID: 8 bits in xAPIC mode, 32 in x2APIC mode. */
 uint32_t lapic__id(void);
 void lapic__eoi(void);
-/* Write the ICR (high first: the low write sends) and wait for the delivery status to clear. */
+/*
+ * Send an IPI: xAPIC: the ICR high then low half (the low write sends), then wait for the delivery
+ * status to clear; x2APIC: one 64-bit ICR write, destination in bits 63:32 (no delivery status).
+ */
 void lapic__send_icr(uint32_t dest_apic_id, uint32_t low);
 void lapic__send_ipi(uint32_t dest_apic_id, uint8_t vector);
 void lapic__self_ipi(uint8_t vector);

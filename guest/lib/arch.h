@@ -5,7 +5,7 @@
 #ifndef GUEST_ARCH_H
 #define GUEST_ARCH_H
 
-#define GUEST_MAX_CPUS		64	/* = VMM_MAX_CPUS */
+#define GUEST_MAX_CPUS		288	/* = VMM_MAX_CPUS (more than 64 only in x2APIC mode) */
 
 /* GDT: null, kernel code, kernel data, user data, user code, then one 16-byte TSS descriptor per CPU. */
 #define SEL_KCODE		0x08

@@ -7,8 +7,11 @@
 // fault a guest can cause is recorded with its reason, the requester's source-id and the index, and
 // delivers nothing: index beyond the table, entry not present, reserved bits (posted mode), source-id
 // mismatch (device and IOAPIC), compatibility format while CFI is clear, SHV with data bits 31:16,
-// and a table outside RAM.
+// and a table outside RAM. With more than one vCPU (the second run: 288, APIC IDs past 255) the BSP
+// turns x2APIC mode on, starts every AP, and each vCPU in turn is the one destination of an x2APIC-format
+// IRTE (32-bit destination): it gets the interrupt and no other vCPU does.
 // TEST-ARGS: --viommu flts --dma-engine
+// TEST-ARGS: --cpus 288 --viommu flts --dma-engine
 // TEST-EXPECT: PASS: ir
 #include "dmae.h"
 #include "gvtd.h"
@@ -18,6 +21,7 @@
 #define VEC_A		0x51
 #define VEC_B		0x52
 #define VEC_UART	0x53
+#define VEC_CPU		0x54
 #define IR_S		7		/* 256 entries */
 #define IOAPIC_SID	0xFF00		/* the IOAPIC's source-id, as minivmm's DMAR scope gives it */
 
@@ -25,6 +29,7 @@ static struct gvtd v;
 static struct dmae e;
 static uint64_t irt;
 static volatile uint32_t hits[256];
+static volatile uint32_t hit_on[GUEST_MAX_CPUS];	/* VEC_CPU, per vCPU index */
 
 static void handler(struct intr_frame *f, void *arg)
 {
@@ -36,6 +41,14 @@ static void uart_handler(struct intr_frame *f, void *arg)
 	inb(platform.com1_port + 2);
 	outb(platform.com1_port + 1, 0);
 	hits[VEC_UART]++;
+}
+
+static void cpu_handler(struct intr_frame *f, void *arg)
+{
+	int c = smp__cpu_index();
+
+	if (c >= 0)
+		hit_on[c]++;
 }
 
 static bool wait_hit(uint8_t vec, uint32_t want, unsigned ms)
@@ -105,7 +118,7 @@ static void set_irta(uint64_t base, bool eime)
 
 static void test_device(void)
 {
-	uint32_t me = lapic__id(), n;
+	uint32_t me = lapic__id(), n, nobody;
 	uint64_t sid_check = e.bdf | (uint64_t)VTD_SVT_SID << 18;
 
 	/* xAPIC format: APIC ID in bits 47:40. Handle 8 + subhandle 2 = index 10. */
@@ -126,11 +139,6 @@ static void test_device(void)
 	TEST_EQ(hits[VEC_A], 2);
 	printf("ir: a rewritten IRTE stayed in use until its IEC invalidation\n");
 
-	/* Another destination (APIC ID 7: no such CPU): nothing arrives here. */
-	irte(11, VTD_IRTE_P | (uint64_t)VEC_A << 16 | (uint64_t)(me + 7) << 40, sid_check);
-	device_irq(remappable(11, false), 0);
-	TEST_ASSERT_MSG(!wait_hit(VEC_A, 3, 50), "an interrupt for APIC %u reached APIC %u", me + 7, me);
-
 	/* x2APIC format: the 32-bit destination in bits 63:32. */
 	set_irta(irt, true);
 	irte(12, VTD_IRTE_P | (uint64_t)VEC_A << 16 | (uint64_t)me << 32, sid_check);
@@ -138,11 +146,17 @@ static void test_device(void)
 	device_irq(remappable(12, false), 0);
 	TEST_ASSERT_MSG(wait_hit(VEC_A, n + 1, 1000), "x2APIC-format IRTE not delivered");
 	printf("ir: x2APIC-format IRTE (EIME=1) delivered\n");
+
+	/* Another destination (no such CPU: past the highest APIC ID): nothing arrives. */
+	nobody = platform.cpu_apic_id[platform.ncpus - 1] + 7;
+	irte(11, VTD_IRTE_P | (uint64_t)VEC_A << 16 | (uint64_t)nobody << 32, sid_check);
+	device_irq(remappable(11, false), 0);
+	TEST_ASSERT_MSG(!wait_hit(VEC_A, n + 2, 50), "an interrupt for APIC %u was delivered", nobody);
 }
 
 static void test_faults(void)
 {
-	uint32_t before = hits[VEC_A] + hits[VEC_B];
+	uint32_t before = hits[VEC_A] + hits[VEC_B], n;
 
 	device_irq(remappable(300, false), 0);
 	expect_fault("index 300 beyond 256 entries", VTD_FR_IR_INDEX, e.bdf, 300);
@@ -162,12 +176,14 @@ static void test_faults(void)
 	device_irq(remappable(12, false), 0);
 	expect_fault("table outside RAM", VTD_FR_IR_ROOT, e.bdf, 12);
 	set_irta(irt, true);
-	TEST_ASSERT_MSG(!wait_hit(VEC_A, hits[VEC_A] + 1, 50), "a faulting interrupt was delivered");
+	TEST_ASSERT_MSG(!wait_hit(VEC_A, before + 1 - hits[VEC_B], 50), "a faulting interrupt was delivered");
 	TEST_EQ(hits[VEC_A] + hits[VEC_B], before);
-	/* CFI set: compatibility-format interrupts pass. */
+	/* CFI set: compatibility-format interrupts pass. The count is read before the request: on a fast
+	 * host the interrupt arrives before device_irq() returns. */
 	gvtd__gcmd(&v, VTD_GCMD_CFI, true);
+	n = hits[VEC_B];
 	device_irq(msi__address(lapic__id()), msi__data(VEC_B));
-	TEST_ASSERT_MSG(wait_hit(VEC_B, hits[VEC_B] + 1, 1000), "compatibility format with CFI set not delivered");
+	TEST_ASSERT_MSG(wait_hit(VEC_B, n + 1, 1000), "compatibility format with CFI set not delivered");
 	gvtd__gcmd(&v, VTD_GCMD_CFI, false);
 }
 
@@ -194,12 +210,52 @@ static void test_ioapic(void)
 	ioapic__mask(pin, true);
 }
 
+/*
+ * Every vCPU in turn is the only destination of IRTE 40 (x2APIC format, the 32-bit APIC ID in 63:32):
+ * it counts one interrupt and the others none, so a destination above 255 is neither truncated to
+ * 8 bits (which would hit APIC ID & 0xFF) nor lost.
+ */
+static void test_cpus(void)
+{
+	uint64_t sid_check = e.bdf | (uint64_t)VTD_SVT_SID << 18;
+	uint32_t max_id = 0;
+	int online;
+
+	if (platform.ncpus == 1)
+		return;
+	online = smp__start_aps(2000);
+	TEST_EQ(online, platform.ncpus);
+	intr__register(VEC_CPU, cpu_handler, NULL);
+	set_irta(irt, true);
+	for (int c = 0; c < online; c++) {
+		uint32_t id = (uint32_t)smp__apic_id(c), sum = 0;
+		struct timeout t;
+
+		irte(40, VTD_IRTE_P | (uint64_t)VEC_CPU << 16 | (uint64_t)id << 32, sid_check);
+		iec_inv(false, 40);
+		device_irq(remappable(40, false), 0);
+		timeout__start(&t, 1000);
+		while (!hit_on[c] && !timeout__expired(&t))
+			cpu_relax();
+		TEST_ASSERT_MSG(hit_on[c] == 1, "cpu %d (APIC ID %u): %u interrupts, expected one", c, id, hit_on[c]);
+		for (int o = 0; o < online; o++)
+			sum += hit_on[o];
+		TEST_ASSERT_MSG(sum == (uint32_t)c + 1, "the interrupt for APIC ID %u also reached another vCPU", id);
+		max_id = id > max_id ? id : max_id;
+	}
+	printf("ir: %d vCPUs in x2APIC mode, APIC IDs up to %u: each reached by its own remapped interrupt\n",
+	       online, max_id);
+}
+
 int main(void)
 {
 	TEST_ASSERT(dmae__find(&e));
 	gvtd__init(&v, POOL, POOL_SIZE);
 	TEST_ASSERT_MSG(v.ecap & VTD_ECAP_IR, "ECAP 0x%llx without IR", (unsigned long long)v.ecap);
 	TEST_ASSERT(v.ecap & VTD_ECAP_EIM);
+	/* Before any AP starts: an AP above APIC ID 255 can only be named by an x2APIC ICR. */
+	if (platform.ncpus > 1)
+		TEST_ASSERT_MSG(lapic__enable_x2apic(), "no x2APIC in CPUID");
 	intr__register(VEC_A, handler, (void *)(uintptr_t)VEC_A);
 	intr__register(VEC_B, handler, (void *)(uintptr_t)VEC_B);
 	/* Queued invalidation (for the IEC), no DMA translation: the engine's DMA is not the point here. */
@@ -214,5 +270,6 @@ int main(void)
 	test_device();
 	test_faults();
 	test_ioapic();
+	test_cpus();
 	test__pass("ir");
 }
