@@ -168,6 +168,27 @@ static int open_iommufd(struct vfio_host *h, const char *bdf, char *err, size_t 
 	return 0;
 }
 
+/*
+ * VFIO_DEVICE_RESET (vfio-pci picks the method: FLR, PM reset or a bus reset, as the host's
+ * reset_method allows): on start, so the guest finds the function as after power-on whatever its last
+ * user left (a NIC's queues, a controller's admin queue); on guest reset; and on exit, so the host gets
+ * it back quiet, its DMA and interrupts stopped before the IOAS goes away.
+ */
+static void vfio_pci__reset_at(struct vfio_pci *vp, const char *when)
+{
+	int ret;
+
+	if (!(vp->dev.flags & VFIO_DEVICE_FLAGS_RESET)) {
+		pr_info("vfio %s: no reset on %s: VFIO offers none for this function", vp->dev.bdf, when);
+		return;
+	}
+	ret = vfio__reset(&vp->dev);
+	if (ret)
+		pr_warn("vfio %s: reset on %s: VFIO_DEVICE_RESET: %s", vp->dev.bdf, when, strerror(-ret));
+	else
+		pr_info("vfio %s: reset on %s (VFIO_DEVICE_RESET)", vp->dev.bdf, when);
+}
+
 int vfio_pci__create(struct vfio_host *h, struct vfio_device *dev, struct vfio_pci **out, char *err, size_t n)
 {
 	const char *bdf = dev->bdf;
@@ -196,9 +217,7 @@ int vfio_pci__create(struct vfio_host *h, struct vfio_device *dev, struct vfio_p
 		ret = vfio__bind(&vp->dev, h->iommufd.fd, h->vm ? h->vm->vm_fd : -1, &h->kvm_vfio_fd, err, n);
 	if (ret)
 		goto fail_close;
-	ret = vfio__reset(&vp->dev);
-	if (ret)
-		pr_warn("vfio %s: VFIO_DEVICE_RESET: %s", bdf, strerror(-ret));
+	vfio_pci__reset_at(vp, "start");
 	ret = vfio_dma__attach(vp, err, n);
 	if (ret)
 		goto fail_close;
@@ -253,10 +272,7 @@ int vfio_pci__host_iommu(const char *bdf, const struct vfio_paths *paths, const 
 
 void vfio_pci__reset(struct vfio_pci *vp)
 {
-	int ret = vfio__reset(&vp->dev);
-
-	if (ret)
-		pr_warn("vfio %s: VFIO_DEVICE_RESET: %s", vp->dev.bdf, strerror(-ret));
+	vfio_pci__reset_at(vp, "guest reset");
 }
 
 void vfio_pci__destroy(struct vfio_pci *vp)
@@ -264,6 +280,8 @@ void vfio_pci__destroy(struct vfio_pci *vp)
 	if (!vp)
 		return;
 	vfio_irq__exit(vp);
+	if (vp->dev.fd >= 0)
+		vfio_pci__reset_at(vp, "exit");
 	vfio_dma__detach(vp);
 	vfio_bar__exit(vp);
 	pci__exit_dev(&vp->pci);

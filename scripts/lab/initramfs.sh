@@ -84,7 +84,7 @@ lab_initramfs_l2() {
 	local r=$LAB_DIR/root-l2 m
 	lab_base_root "$r"
 	# kvm_amd: the "nest" task's check that the guest can run guests of its own (--nested-virt).
-	lab_add_modules "$r" virtio_blk virtio_net virtio_rng vfio-pci vfio_iommu_type1 nvme kvm_amd
+	lab_add_modules "$r" virtio_blk virtio_net virtio_rng vfio-pci vfio_iommu_type1 nvme kvm_amd igb igbvf
 	# The lab's iommufd/VFIO override the stock ones (depmod prefers updates/), as in L1.
 	mkdir -p "$r/lib/modules/$LAB_REL/updates"
 	if [ "${LAB_LIGHT:-0}" != 1 ] && [ -f "$LAB_DIR/modules/.done" ]; then
@@ -110,7 +110,7 @@ lab_initramfs_l2() {
 lab_initramfs_l1() {
 	local r=$LAB_DIR/root-l1 m f
 	lab_base_root "$r"
-	lab_add_modules "$r" kvm_amd nvme irqbypass tun
+	lab_add_modules "$r" kvm_amd nvme irqbypass tun igb igbvf virtio_net
 	mkdir -p "$r/lib/modules/$LAB_REL/updates"
 	if [ "${LAB_LIGHT:-0}" != 1 ]; then
 		for m in $LAB_MODULES; do

@@ -3,7 +3,8 @@
 #
 # L1 is the stock Debian kernel on QEMU 10 TCG: `-cpu max` (without LA57) models an AMD CPU with SVM
 # and nested paging, so L1's kvm_amd gives a real /dev/kvm; an Intel VT-d in scalable mode with
-# interrupt remapping and an NVMe controller are there for the passthrough parts of the lab. Keep -smp 2:
+# interrupt remapping, an NVMe controller and an igb NIC with its peer are there for the passthrough
+# parts of the lab. Keep -smp 2:
 # with one vCPU, an L2 hang (TCG's emulated SVM, about 1 boot in 7) can freeze L1 whole.
 
 LAB_L1_MEM=${LAB_L1_MEM:-4G}
@@ -11,6 +12,11 @@ LAB_L1_MEM=${LAB_L1_MEM:-4G}
 # support in L1 (the 6.12 driver refuses a user paging domain without it), so the default has no x-flts.
 LAB_L1_IOMMU=${LAB_L1_IOMMU:-}
 LAB_L1_BOOT_TIMEOUT=${LAB_L1_BOOT_TIMEOUT:-180}
+# The NIC check's pair (tests/lab/checks/65-nic.sh): an igb (82576, SR-IOV with up to 7 VFs) behind a
+# PCIe root port, and a virtio-net NIC that L1 keeps as the peer, both on one QEMU hub: what the igb (or
+# one of its VFs) sends, the peer receives. The checks find them by IDs and drivers (tests/lab/niclib.sh).
+LAB_NIC_MAC=52:54:00:6c:61:01
+LAB_NIC_PEER_MAC=52:54:00:6c:61:02
 
 # lab_l1_argv APPEND: the qemu-system-x86_64 command line for L1, into the array LAB_L1_CMD.
 lab_l1_argv() {
@@ -23,6 +29,9 @@ lab_l1_argv() {
 	LAB_L1_CMD=(qemu-system-x86_64 -M q35 -accel "${LAB_L1_ACCEL:-tcg,thread=multi}" -cpu max,-la57 -smp 2 -m "$LAB_L1_MEM"
 		-device "intel-iommu,intremap=on,x-scalable-mode=on$LAB_L1_IOMMU"
 		-drive "file=$nvme,if=none,id=nvme0,format=raw" -device nvme,serial=minivmm-lab0,drive=nvme0
+		-device pcie-root-port,id=nicport,chassis=1,slot=1
+		-netdev hubport,id=nicpf,hubid=0 -device "igb,bus=nicport,netdev=nicpf,mac=$LAB_NIC_MAC"
+		-netdev hubport,id=nicpeer,hubid=0 -device "virtio-net-pci,netdev=nicpeer,mac=$LAB_NIC_PEER_MAC"
 		-kernel "$LAB_VMLINUZ_HOST" -initrd "$LAB_L1_CPIO"
 		-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=3 ${LAB_L1_APPEND:-} $1"
 		-display none -vga none -nodefaults -no-user-config -no-reboot)

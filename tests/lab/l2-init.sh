@@ -67,6 +67,14 @@ for d in /sys/bus/pci/devices/*; do
 	modprobe nvme_core admin_timeout=15 io_timeout=15 && modprobe nvme
 	break
 done
+# A NIC passed through (tests/lab/checks/65-nic.sh): the 82576's physical function (8086:10c9) gets igb,
+# its SR-IOV virtual function (8086:10ca) igbvf.
+for d in /sys/bus/pci/devices/*; do
+	case "$(cat "$d/vendor" 2>/dev/null):$(cat "$d/device" 2>/dev/null)" in
+	0x8086:0x10c9) modprobe igb ;;
+	0x8086:0x10ca) modprobe igbvf ;;
+	esac
+done
 
 # One line per PCI function: BDF vendor device class iommu-group default-domain-type driver.
 for d in /sys/bus/pci/devices/*; do

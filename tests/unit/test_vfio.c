@@ -369,7 +369,7 @@ END_TEST
 
 START_TEST(off_sequence)
 {
-	int alloc, bind, map0, map1, attach, info;
+	int alloc, bind, map0, map1, attach, info, n;
 	uint32_t ioas, flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
 	struct stat a, b;
 
@@ -425,6 +425,13 @@ START_TEST(off_sequence)
 	ck_assert_uint_eq(vfx.hd->resets, 1);
 	vfio_pci__reset(vfx.vp);
 	ck_assert_uint_eq(vfx.hd->resets, 2);
+	/* And on exit: after its interrupts are off, before it leaves the IOAS (the host gets it quiet). */
+	n = (int)fake_vfio.ncalls;
+	vfio_pci__destroy(vfx.vp);
+	vfx.vp = NULL;
+	ck_assert_uint_eq(vfx.hd->resets, 3);
+	ck_assert_int_ge(fake_vfio__find(VFIO_DEVICE_RESET, n), 0);
+	ck_assert_int_lt(fake_vfio__find(VFIO_DEVICE_RESET, n), fake_vfio__find(VFIO_DEVICE_DETACH_IOMMUFD_PT, n));
 }
 END_TEST
 

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Tier 3 check "virtio-net": IP between L2 and the VMM's host over virtio-net on a tap, through the vIOMMU
 # (--viommu flts, intel_iommu=on,sm_on). The host side makes a persistent tap (mvtap0) with an address
-# and serves HTTP on it (busybox httpd: a random blob to fetch, a CGI that keeps what is posted); L2's task
+# and serves HTTP on it (netlib.sh: a random blob to fetch, a CGI that keeps what is posted); L2's task
 # (tests/lab/l2/net.sh) configures eth0, pings the host, fetches the blob and posts a file. The checksums
 # of both transfers must match on both sides, the pings must all come back, nothing may fault.
 # lab-budget: boots=1 seconds=60
 . "$LAB_TESTS_DIR/lib.sh"
+. "$LAB_TESTS_DIR/netlib.sh"
 
 # One vCPU: TCG's emulated SVM corrupted L1 or L2 in 5 of 16 I/O-heavy boots with two L2 vCPUs, in
 # none of about 34 with one (tests/lab/README.md); the device paths do not need a second vCPU.
@@ -32,32 +33,17 @@ if ! busybox tunctl -t "$TAP" >"$W/tunctl.out" 2>&1 || ! ip addr add "$HOST_IP/2
 	ev_result
 fi
 
-mkdir -p "$W/www/cgi-bin"
-head -c $((RX_KIB << 10)) /dev/urandom >"$W/www/blob"
-cat >"$W/www/cgi-bin/put" <<EOF
-#!/bin/sh
-cat >"$W/received"
-printf 'Content-Type: text/plain\r\n\r\n'
-printf 'bytes=%s,md5=%s\n' "\$(wc -c <"$W/received")" "\$(md5sum <"$W/received" | cut -d' ' -f1)"
-EOF
-chmod 755 "$W/www/cgi-bin/put"
-busybox httpd -f -p "$HOST_IP:8080" -h "$W/www" &
-hpid=$!
+net_serve $HOST_IP $RX_KIB
 
 l2_boot net $CPUS $MEM flts "intel_iommu=on,sm_on lab.do=net lab.net=$GUEST_IP/24,$HOST_IP,$TX_KIB" "net:$TAP"
 
-kill $hpid 2>/dev/null
-wait $hpid 2>/dev/null
+net_stop
 ev_info "host side of $TAP: $(for f in rx_packets tx_packets rx_bytes tx_bytes rx_dropped tx_dropped; do
 	printf '%s=%s ' $f "$(cat "/sys/class/net/$TAP/statistics/$f" 2>/dev/null)"; done)"
 ip link del "$TAP" 2>/dev/null
 
 l2_require_exit
 l2_require_userspace net || ev_result
-if l2_has net net-error; then
-	ev_fail "L2's task: $(l2_fact net net-error)"
-	ev_result
-fi
 grep 'virtio-net.*\(stats\|tap\)' "$W/net.stderr" | sed 's/^/    info: /'
 
 dev=$(l2_fact net net-dev)
@@ -70,40 +56,7 @@ case $l in
 *" type=DMA "* | *" type=DMA-FQ "*) ev_ok "the NIC's function is behind the vIOMMU: $l" ;;
 *) ev_fail "the virtio-net function is not in a translated IOMMU domain: '$l'" ;;
 esac
-link=$(l2_fact net net-link)
-case $link in
-*operstate=up*) ev_ok "link: $link" ;;
-*) ev_fail "eth0 did not come up: '$link'" ;;
-esac
-
-ping=$(l2_fact net net-ping)
-case $ping in
-"rc=0 "*3_packets_transmitted*3_packets_received*) ev_ok "ping $HOST_IP: $ping" ;;
-*) ev_fail "ping $HOST_IP: '$ping'" ;;
-esac
-
-want=$(md5sum <"$W/www/blob" | cut -d' ' -f1)
-rx=$(l2_fact net net-rx)
-case $rx in
-"md5=$want "*) ev_ok "L2 fetched the host's $RX_KIB KiB blob intact (md5 $want; $rx)" ;;
-*) ev_fail "L2 fetched the blob with '$rx', the host's has md5 $want" ;;
-esac
-
-tx=$(l2_fact net net-tx)
-gbytes=$(echo "$tx" | sed -n 's/^bytes=\([0-9]*\) .*/\1/p')
-gmd5=$(echo "$tx" | sed -n 's/.* md5=\([0-9a-f]*\).*/\1/p')
-if [ -f "$W/received" ]; then
-	hbytes=$(wc -c <"$W/received")
-	hmd5=$(md5sum <"$W/received" | cut -d' ' -f1)
-else
-	hbytes=0 hmd5=none
-fi
-if [ -n "$gmd5" ] && [ "$gmd5" = "$hmd5" ] && [ "$gbytes" = "$hbytes" ]; then
-	ev_ok "the host received L2's $gbytes bytes intact (md5 $hmd5; $tx)"
-else
-	ev_fail "L2 posted $gbytes bytes with md5 '$gmd5', the host received $hbytes bytes with md5 $hmd5 ($tx)"
-fi
-ev_info "L2 eth0: $(l2_fact net net-stats)"
+net_judge net $HOST_IP
 
 f=$(l2_fact net dmesg | grep -E 'DMAR: \[(DMA|INTR-REMAP)|fault reason')
 [ -z "$f" ] && ev_ok "no DMAR fault in L2's kernel log" || ev_fail "DMAR faults: $(echo "$f" | head -n 3 | tr '\n' ';')"

@@ -27,6 +27,7 @@
 # selftest's way in; tests/lab/selftest.sh).
 # lab-budget: boots=2 seconds=120
 . "$LAB_TESTS_DIR/lib.sh"
+. "$LAB_TESTS_DIR/ptlib.sh"
 
 # One vCPU: TCG's emulated SVM breaks I/O-heavy boots with two L2 vCPUs (tests/lab/README.md).
 CPUS=1
@@ -34,7 +35,6 @@ MEM=512M
 MARK=MINIVMM-LAB-NVME-SECTOR0
 S=/sys/bus/pci
 W=$LAB_WORK
-REFUSE_SECS=${LAB_PT_REFUSE_TIMEOUT:-60}
 
 skip() { echo "    skip: $*"; exit 77; }
 # absent WHAT: what the passthrough needs from the host is not there.
@@ -45,7 +45,6 @@ absent() {
 	fi
 	skip "$*"
 }
-drv() { if [ -e "$S/devices/$1/driver" ]; then basename "$(readlink "$S/devices/$1/driver")"; else echo none; fi; }
 # pt_ns BDF: the block device of the controller's first namespace, if its driver made one. With native
 # NVMe multipath (Debian's kernel) the disk under the function is the hidden path nvmeXcYnZ and the
 # block device is its head, nvmeXnZ.
@@ -230,48 +229,8 @@ l2_boot passthrough-intx $CPUS $MEM off "lab.do=nvme pci=nomsi" "vfio:$BDF"
 judge passthrough-intx 'IO-APIC' "INTx (IO-APIC)"
 
 # --- flts: the host's IOMMU cannot nest, so the VMM must refuse the function with the vIOMMU on.
-( vmm_exec $CPUS $MEM flts "console=ttyS0 panic=-1 intel_iommu=on,sm_on lab.do=nvme" "vfio:$BDF" ) \
-	>"$W/flts.console" 2>"$W/flts.stderr" </dev/null &
-pid=$!
-t0=$(lab_now)
-hung=0
-while kill -0 $pid 2>/dev/null; do
-	sleep 0.2
-	if awk -v e="$(lab_since "$t0")" -v t="$REFUSE_SECS" 'BEGIN { exit !(e >= t) }'; then
-		kill -9 $pid 2>/dev/null
-		hung=1
-		break
-	fi
-done
-wait $pid 2>/dev/null
-rc=$?
-secs=$(lab_since "$t0")
-msg=$(tr -d '\r' <"$W/flts.stderr" | grep 'host IOMMU incompatible with --viommu flts' | grep 'nested translation' | head -n 1)
-ran=$(tr -d '\r' <"$W/flts.console" | grep -m 1 -E 'Linux version|^@@ L2-USERSPACE')
-seen="status $rc after $secs s; stderr: '$(tr -d '\r' <"$W/flts.stderr" | head -n 3 | tr '\n' ';')'"
-if [ "$LAB_VMM" != minivmm ]; then
-	ev_info "$LAB_VMM with its vIOMMU (flts) and $BDF (not judged): $([ $hung = 1 ] && echo "still running," \
-		"killed; ")$seen$([ -n "$ran" ] && echo "; the guest ran")"
-elif [ $hung = 1 ]; then
-	ev_fail "--viommu flts --vfio $BDF: minivmm still ran after $REFUSE_SECS s (killed); want status 1 at once;" \
-		"$seen; console: '$(tr -d '\r' <"$W/flts.console" | grep -v '^[[:space:]]*$' | tail -n 1 | cut -c1-100)'"
-elif [ $rc -gt 128 ]; then
-	ev_fail "--viommu flts --vfio $BDF: minivmm died of signal $((rc - 128)); $seen"
-elif [ $rc = 0 ]; then
-	ev_fail "--viommu flts --vfio $BDF: minivmm took the device (status 0) although the host IOMMU cannot" \
-		"nest; $seen$([ -n "$ran" ] && echo "; the guest ran")"
-elif [ $rc != 1 ]; then
-	ev_fail "--viommu flts --vfio $BDF: status $rc, want 1 (a run-time refusal of the host); $seen"
-elif [ -n "$ran" ]; then
-	ev_fail "--viommu flts --vfio $BDF: the guest ran before minivmm refused ('$ran'); $seen"
-elif [ -z "$msg" ]; then
-	ev_fail "--viommu flts --vfio $BDF: status 1 but no stderr line with 'host IOMMU incompatible with" \
-		"--viommu flts' and 'nested translation'; $seen"
-else
-	ev_ok "--viommu flts --vfio $BDF: minivmm refused in $secs s with status 1, before the guest ran: '$msg'"
-	[ "$(grep -c . "$W/flts.stderr")" -gt 1 ] &&
-		ev_info "stderr had $(grep -c . "$W/flts.stderr") lines: $(tr -d '\r' <"$W/flts.stderr" | head -n 5 | tr '\n' ';')"
-fi
+pt_refusal flts "$BDF" "lab.do=nvme"
+msg=$PT_REFUSAL
 [ -n "${LAB_PT_BDF:-}" ] || ev_info "after the refusal $BDF is bound to $(drv "$BDF")"
 
 # --- probe: the same two verdicts before any launch, without a VM (minivmm probe).

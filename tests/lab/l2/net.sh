@@ -1,5 +1,5 @@
-# Tier 3, L2 task "net" (sourced by tests/lab/l2-init.sh; lab.do=net): IP over virtio-net to the tap on
-# the VMM's side. lab.net=ADDR/PREFIX,PEER,KIB. Configures eth0, pings PEER, fetches http://PEER:8080/blob
+# Tier 3, L2 task "net" (sourced by tests/lab/l2-init.sh; lab.do=net): IP over eth0 (virtio-net to the
+# tap on the VMM's side; or a passed-through NIC, tests/lab/l2/nic.sh). lab.net=ADDR/PREFIX,PEER,KIB. Configures eth0, pings PEER, fetches http://PEER:8080/blob
 # (received through the device) and posts KIB KiB of base64 text to http://PEER:8080/cgi-bin/put (sent
 # through it: busybox wget posts a file as a C string, hence text). The check compares the checksums.
 p=$(arg net)
@@ -13,8 +13,9 @@ else
 	ip link set lo up
 	ip addr add "$addr" dev eth0
 	ip link set eth0 up
-	# The link is up when the device says so (VIRTIO_NET_S_LINK_UP, or always without F_STATUS).
-	for i in $(seq 50); do
+	# The link is up when the device says so (VIRTIO_NET_S_LINK_UP, or always without F_STATUS; a
+	# passed-through igb after its PHY's autonegotiation and the driver's next watchdog run, seconds).
+	for i in $(seq 200); do
 		[ "$(cat /sys/class/net/eth0/operstate)" = up ] && break
 		sleep 0.1
 	done

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Tier 3 check "nic": a NIC's physical function passed through to L2 (--vfio), with traffic both ways
+# (tests/lab/niclib.sh: L1's igb and its peer; L2's task "nic").
+#   pf     the PF, from L1's igb to vfio-pci, --viommu off: L2's igb driver takes it (the host's IDs),
+#          gets link, the traffic passes with MSI-X, and after a driver reload in L2 it works again;
+#          minivmm resets the function on start and on exit (its -v lines say so)
+#   flts   the PF with --viommu flts: the precise refusal (L1's VT-d cannot nest; ptlib.sh)
+#   back   the PF back to L1's igb: it comes up with link (minivmm gave it back usable)
+# lab-budget: boots=1 seconds=90
+. "$LAB_TESTS_DIR/lib.sh"
+. "$LAB_TESTS_DIR/ptlib.sh"
+. "$LAB_TESTS_DIR/netlib.sh"
+. "$LAB_TESTS_DIR/niclib.sh"
+
+# One vCPU, as in the other I/O checks (TCG's emulated SVM and two L2 vCPUs: tests/lab/README.md).
+CPUS=1
+MEM=512M
+nic_setup
+
+# --- pf
+if ! to_vfio "$NIC_PF"; then
+	ev_fail "$NIC_PF did not go to vfio-pci: driver $(drv "$NIC_PF"), $(dmesg | grep -iE 'vfio' | tail -n 2 | tr '\n' ';')"
+	ev_result
+fi
+l2_boot nic-pf $CPUS $MEM off "$NIC_TASK" "vfio:$NIC_PF"
+nic_judge nic-pf igb 0x10c9 "$NIC_PF"
+
+# --- flts
+pt_refusal nic-flts "$NIC_PF" "lab.do=nic"
+
+# --- back: L1's igb again, with link.
+from_vfio "$NIC_PF"
+n=$(netdev "$NIC_PF")
+st=$([ -n "$n" ] && link_up "$n")
+if [ "$(drv "$NIC_PF")" = igb ] && [ "$st" = up ]; then
+	ev_ok "afterwards $NIC_PF is back with L1's igb as $n, link $st"
+else
+	ev_fail "afterwards $NIC_PF: driver $(drv "$NIC_PF"), interface '${n:-none}', operstate '${st:-none}':" \
+		"$(dmesg | grep -iE 'igb' | tail -n 3 | tr '\n' ';')"
+fi
+ev_result
