@@ -12,8 +12,9 @@ BASE_PKGS="build-essential pkg-config libfdt-dev liburing-dev check acpica-tools
 # indexes, cpio, xz, and gcc-12: the compiler Debian built the bookworm 6.12 kernels with, which the
 # out-of-tree iommufd/vfio build must use. QEMU 10 comes from backports below. The kernel image,
 # linux-headers-* and linux-source-* are not installed: scripts/lab.sh downloads the ones of the
-# image's exact version into build/ (versions move with security updates).
-LAB_PKGS="busybox-static kmod cpio xz-utils gcc-12"
+# image's exact version into build/ (versions move with security updates). fio is the lab bench's
+# workload in L2 (the fio side-by-side against QEMU), put on an ext4 image made with e2fsprogs' mke2fs -d.
+LAB_PKGS="busybox-static kmod cpio xz-utils gcc-12 fio e2fsprogs"
 
 want_lab=0; check_only=0
 for a in "$@"; do

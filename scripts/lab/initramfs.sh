@@ -79,12 +79,30 @@ lab_dmaetool() {
 	mv "$out.tmp" "$out"
 }
 
+# lab_fio_tools: $LAB_DIR/fio-tools.img, an ext4 image (mke2fs -d, no mount needed) with Debian's fio
+# and the libraries it links at their own paths, for the bench's L2 to chroot into. Not in the L2
+# initramfs: fio links ~80 MB of libraries (ceph, gluster, ...) every check's boot would unpack.
+# The bench gives it to L1 as a read-only virtio-blk disk, which L1 passes on to L2 the same way.
+lab_fio_tools() {
+	local r=$LAB_DIR/root-fio img=$LAB_DIR/fio-tools.img
+	command -v fio >/dev/null || lab_die "no fio (Debian's fio package: scripts/install-deps.sh --lab)"
+	[ -f "$img" ] && [ "$img" -nt "$(command -v fio)" ] && return 0
+	rm -rf "$r"
+	mkdir -p "$r/dev" "$r/proc" "$r/sys" "$r/tmp"
+	lab_add_program "$r" "$(command -v fio)" /usr/bin/fio
+	# No metadata checksums (they would need the crc32c crypto module in L2) and no journal (read-only).
+	mke2fs -q -F -t ext4 -O ^metadata_csum,^has_journal -L fio-tools -d "$r" "$img.tmp" $(($(du -sm "$r" | cut -f1) + 64))M ||
+		lab_die "mke2fs -d could not make $img (e2fsprogs)"
+	mv "$img.tmp" "$img"
+	rm -rf "$r"
+}
+
 # lab_initramfs_l2 [MINIVMM]: MINIVMM, if given, goes to /lab/bin for the "nest" task.
 lab_initramfs_l2() {
 	local r=$LAB_DIR/root-l2 m
 	lab_base_root "$r"
 	# kvm_amd: the "nest" task's check that the guest can run guests of its own (--nested-virt).
-	lab_add_modules "$r" virtio_blk virtio_net virtio_rng vfio-pci vfio_iommu_type1 nvme kvm_amd igb igbvf
+	lab_add_modules "$r" virtio_blk virtio_net virtio_rng vfio-pci vfio_iommu_type1 nvme kvm_amd igb igbvf ext4 crc32c_generic
 	# The lab's iommufd/VFIO override the stock ones (depmod prefers updates/), as in L1.
 	mkdir -p "$r/lib/modules/$LAB_REL/updates"
 	if [ "${LAB_LIGHT:-0}" != 1 ] && [ -f "$LAB_DIR/modules/.done" ]; then
@@ -110,7 +128,7 @@ lab_initramfs_l2() {
 lab_initramfs_l1() {
 	local r=$LAB_DIR/root-l1 m f
 	lab_base_root "$r"
-	lab_add_modules "$r" kvm_amd nvme irqbypass tun igb igbvf virtio_net
+	lab_add_modules "$r" kvm_amd nvme irqbypass tun igb igbvf virtio_net virtio_blk
 	mkdir -p "$r/lib/modules/$LAB_REL/updates"
 	if [ "${LAB_LIGHT:-0}" != 1 ]; then
 		for m in $LAB_MODULES; do

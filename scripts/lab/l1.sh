@@ -35,6 +35,17 @@ lab_l1_argv() {
 		-kernel "$LAB_VMLINUZ_HOST" -initrd "$LAB_L1_CPIO"
 		-append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=3 ${LAB_L1_APPEND:-} $1"
 		-display none -vga none -nodefaults -no-user-config -no-reboot)
+	if [ "${LAB_L1_BENCH:-0}" = 1 ]; then
+		# The bench's disk on an NVMe of its own (device latency is real; the passthrough checks' NVMe
+		# keeps its marker), written with zeros so L0 reads data, not holes; fio on a read-only
+		# virtio-blk disk (lab_fio_tools). L1 hands both to L2 (tests/lab/bench.sh).
+		local disk=$LAB_BUILD/bench-nvme.img mib=$((${LAB_BENCH_MIB:-256} + 64))
+		[ "$(stat -c %s "$disk" 2>/dev/null)" = $((mib << 20)) ] ||
+			dd if=/dev/zero of="$disk" bs=1M count=$mib status=none
+		LAB_L1_CMD+=(-drive "file=$disk,if=none,id=nvme1,format=raw" -device nvme,serial=minivmm-bench,drive=nvme1
+			-drive "file=$LAB_DIR/fio-tools.img,if=none,id=fiotools,format=raw,readonly=on"
+			-device virtio-blk-pci,drive=fiotools,serial=minivmm-fio-tools)
+	fi
 }
 
 # lab_l1_shell: L1 with a shell on the serial console, attached to this terminal (Ctrl-A X quits).
@@ -93,7 +104,7 @@ lab_l1_check() {
 	done
 	[ $# = 0 ] && [ -n "$jobs" ] && mode=jobs
 	if [ "${LAB_L1_BENCH:-0}" = 1 ]; then
-		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + budget + 2 * runs * LAB_L2_TRIES * (LAB_L2_TIMEOUT + 60) + 120))}
+		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + budget + 4 * runs * LAB_L2_TRIES * (LAB_L2_TIMEOUT + 60) + 120))}
 		lab_l1_argv "lab.mode=bench lab.jobs=$jobs lab.l2timeout=$LAB_L2_TIMEOUT lab.tries=$LAB_L2_TRIES lab.benchruns=$runs lab.benchfirst=${LAB_BENCH_FIRST:-1} lab.benchmib=${LAB_BENCH_MIB:-256} $(lab_env_param)"
 	else
 		limit=${LAB_TIMEOUT:-$((LAB_L1_BOOT_TIMEOUT + budget + 120))}

@@ -52,6 +52,8 @@ modprobe nvme 2>/dev/null
 # The NIC check's pair (scripts/lab/l1.sh): the igb PF and its peer, L1's virtio-net NIC.
 modprobe igb 2>/dev/null
 modprobe virtio_net 2>/dev/null
+# The bench's fio disk (scripts/lab/l1.sh, LAB_L1_BENCH).
+[ "$MODE" = bench ] && modprobe virtio_blk 2>/dev/null
 if modprobe iommufd 2>/tmp/mod.err && modprobe vfio-pci 2>>/tmp/mod.err && [ -c /dev/iommu ]; then
 	echo "lab: L1 setup: /dev/iommu from the lab's iommufd.ko; vfio-pci loaded"
 else

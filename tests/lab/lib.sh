@@ -51,7 +51,7 @@ lab_bytes() {
 
 # vmm_exec CPUS MEM VIOMMU APPEND [DEVICES]: become the L2 VMM (exec), console on stdout. VIOMMU: off |
 # flts. DEVICES: a space-separated list in the lab's own notation, which each VMM adapter translates:
-#   disk:PATH[,readonly][,direct]   virtio-blk on a raw image (in the order given: vda, vdb, ...)
+#   disk:PATH[,readonly][,direct][,aio=io_uring]   virtio-blk on a raw image (in the order given: vda, vdb, ...)
 #   net:TAP                         virtio-net on the existing tap TAP
 #   rng                             virtio-rng
 #   console:PATH                    virtio-console (hvc0) whose output goes to the file PATH
@@ -104,6 +104,7 @@ vmm_exec() {
 				_o=""
 				case ,$_p, in *,readonly,*) _o=",readonly=on" ;; esac
 				case ,$_p, in *,direct,*) _o="$_o,cache.direct=on" ;; esac
+				case ,$_p, in *,aio=io_uring,*) _o="$_o,aio=io_uring" ;; esac
 				set -- "$@" -drive "file=${_p%%,*},if=none,id=disk$_i,format=raw$_o" \
 					-device "virtio-blk-pci,drive=disk$_i$_vo" ;;
 			net:*)

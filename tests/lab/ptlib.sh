@@ -9,6 +9,7 @@
 #                               "nested translation" (left in PT_REFUSAL). A hang, a signal, status 0 or
 #                               another message fails. With LAB_VMM=qemu only reported (QEMU's VT-d has
 #                               its own rules and words).
+#   pt_probe BDF REFUSAL        minivmm probe's verdicts on the function (below)
 
 drv() { if [ -e "/sys/bus/pci/devices/$1/driver" ]; then basename "$(readlink "/sys/bus/pci/devices/$1/driver")"; else echo none; fi; }
 
@@ -59,4 +60,40 @@ pt_refusal() {
 			ev_info "stderr had $(grep -c . "$_w/$_n.stderr") lines: $(tr -d '\r' <"$_w/$_n.stderr" | head -n 5 | tr '\n' ';')"
 	fi
 	return 0
+}
+
+# pt_probe BDF REFUSAL: minivmm only: `minivmm probe --viommu off BDF` says "BDF: usable with --viommu
+# off" (status 0); `minivmm probe -v --viommu flts BDF` says "BDF: not usable with --viommu flts: WHY"
+# (status 1), WHY word for word the launch's refusal REFUSAL (pt_refusal's PT_REFUSAL), and -v shows the
+# host's ECAP with NEST 0.
+pt_probe() {
+	_bdf=$1 _msg=$2 _n=$(echo "$1" | tr ':.' '--')
+	[ "$LAB_VMM" = minivmm ] || return 0
+	"$LAB_MINIVMM" probe --mem $MEM --viommu off "$_bdf" >"$LAB_WORK/$_n-probe-off.out" 2>&1
+	_rc=$?
+	_l=$(tr -d '\r' <"$LAB_WORK/$_n-probe-off.out" | head -n 1)
+	if [ $_rc = 0 ] && [ "$_l" = "$_bdf: usable with --viommu off" ]; then
+		ev_ok "minivmm probe --viommu off $_bdf: '$_l' (status 0), as the off boot showed"
+	else
+		ev_fail "minivmm probe --viommu off $_bdf: status $_rc, '$(tr -d '\r' <"$LAB_WORK/$_n-probe-off.out" | head -n 3 | tr '\n' ';')';" \
+			"want status 0 and '$_bdf: usable with --viommu off'"
+	fi
+	"$LAB_MINIVMM" probe -v --mem $MEM --viommu flts "$_bdf" >"$LAB_WORK/$_n-probe-flts.out" 2>&1
+	_rc=$?
+	# The verdict line (with -v, minivmm's own messages such as the reset come too, on stderr).
+	_l=$(tr -d '\r' <"$LAB_WORK/$_n-probe-flts.out" | grep -m 1 "^$_bdf: ")
+	_why=$(printf '%s\n' "$_msg" | sed "s/^.*vfio $_bdf: //")
+	if [ -z "$_msg" ]; then
+		ev_fail "minivmm probe --viommu flts $_bdf: no launch refusal to compare with; probe said '$_l' (status $_rc)"
+	elif [ $_rc = 1 ] && [ "$_l" = "$_bdf: not usable with --viommu flts: $_why" ]; then
+		ev_ok "minivmm probe --viommu flts $_bdf: status 1 and the launch's reason word for word: '$_l'"
+	else
+		ev_fail "minivmm probe --viommu flts $_bdf: status $_rc, '$_l'; want status 1 and" \
+			"'$_bdf: not usable with --viommu flts: $_why' (the launch's refusal)"
+	fi
+	_e=$(tr -d '\r' <"$LAB_WORK/$_n-probe-flts.out" | grep -m 1 '^ *ECAP ')
+	case "$_e" in
+	*"NEST 0"*) ev_ok "minivmm probe -v shows the host IOMMU: '$(tr -d '\r' <"$LAB_WORK/$_n-probe-flts.out" | sed -n 2,4p | tr '\n' ';')'" ;;
+	*) ev_fail "minivmm probe -v: no ECAP line with NEST 0 (L1's VT-d cannot nest): '$(tr -d '\r' <"$LAB_WORK/$_n-probe-flts.out" | tr '\n' ';')'" ;;
+	esac
 }

@@ -557,15 +557,27 @@ want_line "virtio-blk/crash-after-userspace-once retried and said so" \
 # The lab bench's figures when L1 died after run 1 and a new L1 did runs 2-3 (scripts/lab/bench.sh):
 # the medians are of every finished boot across both L1 runs, with their counts; a failed boot counts
 # as failed, not as a figure; the retry starts after the last run both VMMs got to.
-printf 'BENCH run=1 vmm=minivmm userspace_s=7.5 read_mib_s=210 (x)\r\nBENCH run=1 vmm=qemu userspace_s=9.8 read_mib_s=110 (x)\r\nBENCH run=2 vmm=minivmm userspace_s=7.9 read_mib_s=220 (x)\r\n' >"$T/bench.log"
-printf 'BENCH run=2 vmm=qemu FAILED: exit 1\nBENCH run=3 vmm=minivmm userspace_s=7.7 read_mib_s=215 (x)\nBENCH run=3 vmm=qemu userspace_s=9.6 read_mib_s=115 (y)\n' >"$T/bench.log.retry1"
+{
+	printf 'BENCH run=1 vmm=minivmm viommu=flts userspace_s=7.5 read_mib_s=210 randread-qd1=900 randread-qd32=3000 seqread=200 seqwrite=150\r\n'
+	printf 'BENCH run=1 vmm=qemu viommu=flts userspace_s=9.8 read_mib_s=110 randread-qd1=500 randread-qd32=1000 seqread=100 seqwrite=90\r\n'
+	printf 'BENCH run=1 vmm=minivmm viommu=off userspace_s=7.0 read_mib_s=230 randread-qd1=1000 randread-qd32=3300 seqread=220 seqwrite=160\r\n'
+	printf 'BENCH run=1 vmm=qemu viommu=off userspace_s=9.0 read_mib_s=200 randread-qd1=800 randread-qd32=3000 seqread=190 seqwrite=140\r\n'
+	printf 'BENCH run=2 vmm=minivmm viommu=flts userspace_s=7.9 read_mib_s=220 randread-qd1=950 randread-qd32=3100 seqread=210 seqwrite=-\r\n'
+} >"$T/bench.log"
+{
+	printf 'BENCH run=2 vmm=qemu viommu=flts FAILED: exit 1\n'
+	printf 'BENCH run=3 vmm=minivmm viommu=flts userspace_s=7.7 read_mib_s=215 randread-qd1=920 randread-qd32=3050 seqread=205 seqwrite=155\n'
+	printf 'BENCH run=3 vmm=qemu viommu=flts userspace_s=9.6 read_mib_s=115 randread-qd1=520 randread-qd32=1100 seqread=105 seqwrite=95\n'
+} >"$T/bench.log.retry1"
 bash -c '. "$0/scripts/lab/bench.sh"; lab_bench_last_run "$1"; lab_bench_summary "$1" "$1.retry1"' \
 	"$LAB_TESTS_DIR/../.." "$T/bench.log" >"$T/bench.out" 2>&1
 want_line "bench: the retry starts after run 1" "$T/bench.out" '^1$'
-want_line "bench: medians of 3 minivmm and 2 QEMU boots, 1 failed" "$T/bench.out" \
-	'medians of minivmm 3 boot(s), QEMU 2 boot(s) (failed boots: minivmm 0, QEMU 1)'
+want_line "bench: boot counts per VMM and mode, 1 failed" "$T/bench.out" \
+	'medians of the finished boots (minivmm flts 3, off 1; QEMU flts 2, off 1; failed: 1)'
 want_line "bench: boot ratio of the medians" "$T/bench.out" 'boot to userspace.* 7\.7 *9\.6 *0\.80'
-want_line "bench: read ratio of the medians" "$T/bench.out" 'read via vIOMMU.* 215 *110 *1\.95'
+want_line "bench: fio qd32 ratio of the medians" "$T/bench.out" 'iodepth 32 .IOPS. *3050 *1000 *3\.05 *0\.92'
+want_line "bench: a missing figure is no figure (median of 2 writes)" "$T/bench.out" 'sequential write .MiB/s. *150 *90 *1\.67'
+want_line "bench: vIOMMU off" "$T/bench.out" 'iodepth 1 .IOPS. *1000 *800 *1\.25$'
 
 echo "$pass passed, $fail failed$([ $skip -gt 0 ] && echo ", $skip skipped")"
 [ $fail = 0 ]

@@ -234,32 +234,5 @@ msg=$PT_REFUSAL
 [ -n "${LAB_PT_BDF:-}" ] || ev_info "after the refusal $BDF is bound to $(drv "$BDF")"
 
 # --- probe: the same two verdicts before any launch, without a VM (minivmm probe).
-if [ "$LAB_VMM" = minivmm ]; then
-	"$LAB_MINIVMM" probe --mem $MEM --viommu off "$BDF" >"$W/probe-off.out" 2>&1
-	rc=$?
-	l=$(tr -d '\r' <"$W/probe-off.out" | head -n 1)
-	if [ $rc = 0 ] && [ "$l" = "$BDF: usable with --viommu off" ]; then
-		ev_ok "minivmm probe --viommu off $BDF: '$l' (status 0), as the off boot showed"
-	else
-		ev_fail "minivmm probe --viommu off $BDF: status $rc, '$(tr -d '\r' <"$W/probe-off.out" | head -n 3 | tr '\n' ';')';" \
-			"want status 0 and '$BDF: usable with --viommu off'"
-	fi
-	"$LAB_MINIVMM" probe -v --mem $MEM --viommu flts "$BDF" >"$W/probe-flts.out" 2>&1
-	rc=$?
-	l=$(tr -d '\r' <"$W/probe-flts.out" | head -n 1)
-	why=$(printf '%s\n' "$msg" | sed "s/^.*vfio $BDF: //")
-	if [ -z "$msg" ]; then
-		ev_fail "minivmm probe --viommu flts $BDF: no launch refusal to compare with; probe said '$l' (status $rc)"
-	elif [ $rc = 1 ] && [ "$l" = "$BDF: not usable with --viommu flts: $why" ]; then
-		ev_ok "minivmm probe --viommu flts $BDF: status 1 and the launch's reason word for word: '$l'"
-	else
-		ev_fail "minivmm probe --viommu flts $BDF: status $rc, '$l'; want status 1 and" \
-			"'$BDF: not usable with --viommu flts: $why' (the launch's refusal)"
-	fi
-	e=$(tr -d '\r' <"$W/probe-flts.out" | grep -m 1 '^ *ECAP ')
-	case "$e" in
-	*"NEST 0"*) ev_ok "minivmm probe -v shows the host IOMMU: '$(tr -d '\r' <"$W/probe-flts.out" | sed -n 2,4p | tr '\n' ';')'" ;;
-	*) ev_fail "minivmm probe -v: no ECAP line with NEST 0 (L1's VT-d cannot nest): '$(tr -d '\r' <"$W/probe-flts.out" | tr '\n' ';')'" ;;
-	esac
-fi
+pt_probe "$BDF" "$msg"
 ev_result

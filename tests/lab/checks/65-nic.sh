@@ -5,6 +5,8 @@
 #          gets link, the traffic passes with MSI-X, and after a driver reload in L2 it works again;
 #          minivmm resets the function on start and on exit (its -v lines say so)
 #   flts   the PF with --viommu flts: the precise refusal (L1's VT-d cannot nest; ptlib.sh)
+#   probe  minivmm probe on the PF: usable with --viommu off, and with flts the launch's refusal word for
+#          word (ptlib.sh)
 #   back   the PF back to L1's igb: it comes up with link (minivmm gave it back usable)
 # lab-budget: boots=1 seconds=90
 . "$LAB_TESTS_DIR/lib.sh"
@@ -25,8 +27,9 @@ fi
 l2_boot nic-pf $CPUS $MEM off "$NIC_TASK" "vfio:$NIC_PF"
 nic_judge nic-pf igb 0x10c9 "$NIC_PF"
 
-# --- flts
+# --- flts, and probe's verdicts on the same function
 pt_refusal nic-flts "$NIC_PF" "lab.do=nic"
+pt_probe "$NIC_PF" "$PT_REFUSAL"
 
 # --- back: L1's igb again, with link.
 from_vfio "$NIC_PF"
