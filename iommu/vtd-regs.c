@@ -199,8 +199,10 @@ void vtd__mmio(void *opaque, uint64_t off, void *data, unsigned len, bool is_wri
 	}
 	vtd_lock(vtd);
 	if (!is_write) {
+		vtd->stat_reg_reads++;
 		memcpy(data, &vtd->reg[off / 4], len);
 	} else {
+		vtd->stat_reg_writes++;
 		memcpy(lane, data, len);
 		if (len == 8)
 			pr_debug("vtd: write %#llx <- %#x%08x", (unsigned long long)off, lane[1], lane[0]);

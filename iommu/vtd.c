@@ -377,6 +377,12 @@ void vtd__destroy(struct vtd *vtd)
 {
 	if (!vtd)
 		return;
+	pr_info("vtd: stats: %llu register reads, %llu writes; queued invalidations: %llu context, %llu IOTLB, "
+		"%llu PASID-IOTLB, %llu PASID cache, %llu IEC, %llu wait", (unsigned long long)vtd->stat_reg_reads,
+		(unsigned long long)vtd->stat_reg_writes, (unsigned long long)vtd->stat_desc[VTD_DESC_CC],
+		(unsigned long long)vtd->stat_desc[VTD_DESC_IOTLB], (unsigned long long)vtd->stat_desc[VTD_DESC_PIOTLB],
+		(unsigned long long)vtd->stat_desc[VTD_DESC_PC], (unsigned long long)vtd->stat_desc[VTD_DESC_IEC],
+		(unsigned long long)vtd->stat_desc[VTD_DESC_WAIT]);
 	vtd_watch__free(vtd);
 	vtd_cache__exit(&vtd->caches);
 	vtd_ir__exit(vtd);

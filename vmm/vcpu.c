@@ -53,6 +53,10 @@ int vcpu__init(struct vcpu *vcpu, struct vm *vm, int id, int ncpus)
 
 void vcpu__exit(struct vcpu *vcpu)
 {
+	if (vcpu->exits)
+		pr_info("vcpu%d: stats: %llu exits to minivmm (%llu MMIO, %llu port I/O)", vcpu->id,
+			(unsigned long long)vcpu->exits, (unsigned long long)vcpu->exits_mmio,
+			(unsigned long long)vcpu->exits_io);
 	if (vcpu->run)
 		munmap(vcpu->run, vcpu->vm->vcpu_mmap_size);
 	if (vcpu->fd >= 0)
@@ -156,9 +160,11 @@ static bool vcpu__handle_exit(struct vcpu *vcpu)
 	stats__vcpu_exit();
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		vcpu->exits_io++;
 		vcpu__handle_io(vcpu);
 		return true;
 	case KVM_EXIT_MMIO:
+		vcpu->exits_mmio++;
 		bus__access(&vcpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len, run->mmio.is_write);
 		return true;
 	case KVM_EXIT_IOAPIC_EOI:	/* split irqchip: a level-triggered IOAPIC vector was EOI'd */

@@ -15,7 +15,8 @@ struct vcpu {
 	int fd;
 	struct kvm_run *run;
 	pthread_t thread;
-	uint64_t exits;		/* exits handled in user space, for statistics */
+	uint64_t exits;		/* exits handled in user space, for statistics (-v at exit) */
+	uint64_t exits_mmio, exits_io;
 };
 
 /* Create vCPU @id of @ncpus and give it the CPUID it should see (before any long-mode SREGS). */

@@ -77,7 +77,7 @@ lab_bench() {
 		try=$((try + 1))
 	done
 	for l in "$log" "$log".retry*; do
-		[ -f "$l" ] && grep -a '^BENCH run=' "$l" | tr -d '\r' | sed 's/^BENCH /  /'
+		[ -f "$l" ] && grep -a -E '^BENCH(-PROFILE)? run=' "$l" | tr -d '\r' | sed 's/^BENCH /  /'
 	done
 	lab_bench_summary "$log" "$log".retry*
 	if ! grep -q '^LAB-L1-DONE' "$cur"; then
