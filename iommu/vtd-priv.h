@@ -145,7 +145,7 @@ struct vtd {
 	bool inv_batch;		/* in a queued-invalidation run: watchers' iotlb_flush() waits for its end */
 	/* For -v at exit (under @lock): what the guest asked of the unit, the cost a vIOMMU adds in exits. */
 	uint64_t stat_reg_reads, stat_reg_writes;
-	uint64_t stat_desc[16];	/* queued-invalidation descriptors run, by type (VTD_DESC_TYPE) */
+	uint64_t stat_desc[16];	/* queued-invalidation descriptors executed, by type (VTD_DESC_TYPE) */
 };
 
 void vtd_lock(struct vtd *vtd);

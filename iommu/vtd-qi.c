@@ -39,7 +39,6 @@ static unsigned run_desc(struct vtd *vtd, const uint64_t d[4])
 
 	if (d[2] || d[3])
 		return VTD_IQEI_RSVD;
-	vtd->stat_desc[VTD_DESC_TYPE(d[0]) & 15]++;
 	switch (VTD_DESC_TYPE(d[0])) {
 	case VTD_DESC_CC:
 		if ((d[0] & VTD_DESC_CC_RSVD0) || d[1] || !g)
@@ -124,6 +123,7 @@ void vtd_qi__run_locked(struct vtd *vtd)
 			vtd_fault__iqe_locked(vtd, iqei);
 			break;
 		}
+		vtd->stat_desc[VTD_DESC_TYPE(d[0])]++;	/* a type run_desc took is below 16 */
 		head = (head + step) % size;
 	}
 	vtd->inv_batch = false;

@@ -70,11 +70,6 @@ bool lapic__enable_x2apic(void)
 	return true;
 }
 
-bool lapic__x2apic(void)
-{
-	return x2apic_mode;
-}
-
 void lapic__init(void)
 {
 	if (!platform.lapic_base)

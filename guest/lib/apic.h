@@ -52,7 +52,6 @@ void lapic__init(void);
  * by an xAPIC ICR.
  */
 bool lapic__enable_x2apic(void);
-bool lapic__x2apic(void);
 /* This CPU's APIC ID: 8 bits in xAPIC mode, 32 in x2APIC mode. */
 uint32_t lapic__id(void);
 void lapic__eoi(void);

@@ -1,5 +1,6 @@
 # Tier 3: what the NIC checks (checks/65-nic.sh: the physical function, checks/66-nic-vf.sh: an SR-IOV
-# virtual function) share. Sourced by a check after lib.sh, ptlib.sh and netlib.sh.
+# virtual function) share. A check sources this one file (it brings lib.sh, ptlib.sh and netlib.sh) and
+# calls nic_setup.
 #
 # In the lab: L1's igb (QEMU's 82576 model, PF 8086:10c9, VF 8086:10ca, behind a PCIe root port) and
 # its peer, L1's virtio-net NIC on the same QEMU hub (scripts/lab/l1.sh), which gets NIC_PEER_IP and
@@ -11,10 +12,10 @@
 #   nic_setup            find the PF (NIC_PF) and the peer (NIC_PEER), check /dev/iommu and vfio-pci,
 #                        give the peer its address, start the server; nic_cleanup (at exit) undoes it
 #                        and takes away the VF in NIC_VF, if any
-#   to_vfio BDF          from whatever driver to vfio-pci; true when its VFIO cdev is there
+#   nic_to_vfio BDF      from whatever driver to vfio-pci, with its VFIO cdev; else the check fails here
 #   from_vfio BDF [none] back to the host's own driver (none: to no driver)
-#   netdev BDF           the interface of a function a host network driver drives (waits up to 10 s)
-#   link_up IFACE        set it up, wait up to 20 s for carrier; prints its operstate
+#   nic_host_link BDF    the function with the host's own driver, its interface up: NIC_NET, NIC_LINK
+#                        (its operstate, "up" once it has carrier; waits up to 30 s)
 #   group BDF            its IOMMU group, or none
 #   nic_judge BOOT DRIVER DEVICE-ID BDF   L2's view of the function, its traffic, interrupts (MSI-X),
 #                        the driver reload, and (minivmm) the reset on start and on exit in its -v lines
@@ -25,6 +26,13 @@ NIC_GUEST_IP=10.238.0.2
 NIC_RX_KIB=2048
 NIC_TX_KIB=1024
 NIC_TASK="lab.do=nic lab.net=$NIC_GUEST_IP/24,$NIC_PEER_IP,$NIC_TX_KIB"
+# One L2 vCPU, as in the other I/O checks (TCG's emulated SVM and two L2 vCPUs: tests/lab/README.md).
+CPUS=1
+MEM=512M
+
+. "$LAB_TESTS_DIR/lib.sh"
+. "$LAB_TESTS_DIR/ptlib.sh"
+. "$LAB_TESTS_DIR/netlib.sh"
 
 skip() { echo "    skip: $*"; exit 77; }
 absent() {
@@ -49,17 +57,24 @@ link_up() {
 	done
 	cat "/sys/class/net/$1/operstate" 2>/dev/null || echo gone
 }
-to_vfio() {
+nic_to_vfio() {
 	[ -e "$S/devices/$1/driver" ] && echo "$1" >"$S/devices/$1/driver/unbind"
 	echo vfio-pci >"$S/devices/$1/driver_override"
 	echo "$1" >"$S/drivers_probe" 2>/dev/null
 	_v=$(ls "$S/devices/$1/vfio-dev" 2>/dev/null | head -n 1)
-	[ "$(drv "$1")" = vfio-pci ] && [ -n "$_v" ] && [ -c "/dev/vfio/devices/$_v" ]
+	[ "$(drv "$1")" = vfio-pci ] && [ -n "$_v" ] && [ -c "/dev/vfio/devices/$_v" ] && return 0
+	ev_fail "$1 did not go to vfio-pci: driver $(drv "$1"), $(dmesg | grep -iE 'vfio' | tail -n 2 | tr '\n' ';')"
+	ev_result
 }
 from_vfio() {
 	[ "$(drv "$1")" = vfio-pci ] && echo "$1" >"$S/drivers/vfio-pci/unbind"
 	echo >"$S/devices/$1/driver_override"
 	[ "${2:-}" = none ] || echo "$1" >"$S/drivers_probe" 2>/dev/null
+}
+nic_host_link() {
+	[ "$(drv "$1")" = igb ] || from_vfio "$1"
+	NIC_NET=$(netdev "$1")
+	NIC_LINK=$([ -n "$NIC_NET" ] && link_up "$NIC_NET")
 }
 
 nic_setup() {
@@ -88,6 +103,7 @@ nic_setup() {
 	ip addr add "$NIC_PEER_IP/24" dev "$NIC_PEER"
 	ev_info "peer $NIC_PEER $NIC_PEER_IP: $(link_up "$NIC_PEER")"
 	# Only the peer answers for its address (L1's igb, when up, is on the same wire).
+	NIC_ARP_IGNORE=$(cat /proc/sys/net/ipv4/conf/all/arp_ignore)
 	echo 1 >/proc/sys/net/ipv4/conf/all/arp_ignore
 	net_serve $NIC_PEER_IP $NIC_RX_KIB
 	NIC_VF=""
@@ -101,6 +117,7 @@ nic_cleanup() {
 	echo 0 >"$S/devices/$NIC_PF/sriov_numvfs" 2>/dev/null
 	[ "$(drv "$NIC_PF")" = vfio-pci ] && from_vfio "$NIC_PF"
 	ip addr flush dev "$NIC_PEER" 2>/dev/null
+	echo "$NIC_ARP_IGNORE" >/proc/sys/net/ipv4/conf/all/arp_ignore
 }
 
 nic_judge() {

@@ -9,21 +9,11 @@
 #          word (ptlib.sh)
 #   back   the PF back to L1's igb: it comes up with link (minivmm gave it back usable)
 # lab-budget: boots=1 seconds=90
-. "$LAB_TESTS_DIR/lib.sh"
-. "$LAB_TESTS_DIR/ptlib.sh"
-. "$LAB_TESTS_DIR/netlib.sh"
 . "$LAB_TESTS_DIR/niclib.sh"
-
-# One vCPU, as in the other I/O checks (TCG's emulated SVM and two L2 vCPUs: tests/lab/README.md).
-CPUS=1
-MEM=512M
 nic_setup
 
 # --- pf
-if ! to_vfio "$NIC_PF"; then
-	ev_fail "$NIC_PF did not go to vfio-pci: driver $(drv "$NIC_PF"), $(dmesg | grep -iE 'vfio' | tail -n 2 | tr '\n' ';')"
-	ev_result
-fi
+nic_to_vfio "$NIC_PF"
 l2_boot nic-pf $CPUS $MEM off "$NIC_TASK" "vfio:$NIC_PF"
 nic_judge nic-pf igb 0x10c9 "$NIC_PF"
 
@@ -32,13 +22,11 @@ pt_refusal nic-flts "$NIC_PF" "lab.do=nic"
 pt_probe "$NIC_PF" "$PT_REFUSAL"
 
 # --- back: L1's igb again, with link.
-from_vfio "$NIC_PF"
-n=$(netdev "$NIC_PF")
-st=$([ -n "$n" ] && link_up "$n")
-if [ "$(drv "$NIC_PF")" = igb ] && [ "$st" = up ]; then
-	ev_ok "afterwards $NIC_PF is back with L1's igb as $n, link $st"
+nic_host_link "$NIC_PF"
+if [ "$(drv "$NIC_PF")" = igb ] && [ "$NIC_LINK" = up ]; then
+	ev_ok "afterwards $NIC_PF is back with L1's igb as $NIC_NET, link $NIC_LINK"
 else
-	ev_fail "afterwards $NIC_PF: driver $(drv "$NIC_PF"), interface '${n:-none}', operstate '${st:-none}':" \
+	ev_fail "afterwards $NIC_PF: driver $(drv "$NIC_PF"), interface '${NIC_NET:-none}', operstate '${NIC_LINK:-none}':" \
 		"$(dmesg | grep -iE 'igb' | tail -n 3 | tr '\n' ';')"
 fi
 ev_result

@@ -8,18 +8,11 @@
 #          traffic passes with MSI-X, the driver reload works; the PF keeps its driver, its IOMMU group
 #          and its link, and the VF has a group of its own. Afterwards sriov_numvfs=0.
 # lab-budget: boots=1 seconds=90
-. "$LAB_TESTS_DIR/lib.sh"
-. "$LAB_TESTS_DIR/ptlib.sh"
-. "$LAB_TESTS_DIR/netlib.sh"
 . "$LAB_TESTS_DIR/niclib.sh"
-
-CPUS=1
-MEM=512M
 nic_setup
-[ "$(drv "$NIC_PF")" = igb ] || from_vfio "$NIC_PF"
-pfnet=$(netdev "$NIC_PF")
-st=$([ -n "$pfnet" ] && link_up "$pfnet")
-[ "$st" = up ] || { ev_fail "the PF $NIC_PF has no link with L1's igb: '${pfnet:-no interface}' '$st'"; ev_result; }
+nic_host_link "$NIC_PF"
+pfnet=$NIC_NET
+[ "$NIC_LINK" = up ] || { ev_fail "the PF $NIC_PF has no link with L1's igb: '${pfnet:-no interface}' '$NIC_LINK'"; ev_result; }
 echo 0 >"$S/devices/$NIC_PF/sriov_drivers_autoprobe"
 if ! echo 1 >"$S/devices/$NIC_PF/sriov_numvfs" || [ ! -e "$S/devices/$NIC_PF/virtfn0" ]; then
 	ev_fail "sriov_numvfs=1 on $NIC_PF made no VF: $(dmesg | grep -iE 'igb|sr-iov|iov' | tail -n 3 | tr '\n' ';')"
@@ -46,10 +39,7 @@ if [ "$vf_group" != none ] && [ "$vf_group" != "$NIC_PF_GROUP" ]; then
 else
 	ev_fail "the VF $NIC_VF's IOMMU group is '$vf_group', the PF's $NIC_PF_GROUP: it cannot be passed alone"
 fi
-if ! to_vfio "$NIC_VF"; then
-	ev_fail "$NIC_VF did not go to vfio-pci: driver $(drv "$NIC_VF"), $(dmesg | grep -iE 'vfio' | tail -n 2 | tr '\n' ';')"
-	ev_result
-fi
+nic_to_vfio "$NIC_VF"
 l2_boot nic-vf $CPUS $MEM off "$NIC_TASK" "vfio:$NIC_VF"
 nic_judge nic-vf igbvf 0x10ca "$NIC_VF"
 st=$(cat "/sys/class/net/$pfnet/operstate" 2>/dev/null)
